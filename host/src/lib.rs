@@ -1,0 +1,2 @@
+pub mod logroot;
+pub mod query;

@@ -1,0 +1,116 @@
+//! The journald log source: runs `journalctl` with the kubelet's arguments
+//! and streams its output untouched, so responses are byte-identical to what
+//! a kubelet returns. See `argv.rs` for the arguments and where they differ.
+
+mod argv;
+
+use exports::nodelogd::plugin::source::{
+    Guest, GuestLogStream, LogStream, Query, SourceError, SourceInfo,
+};
+use nodelogd::plugin::process::{Child, spawn};
+
+wit_bindgen::generate!({ path: "../../wit", world: "log-source" });
+
+/// The logical program name this plugin's grant must give.
+const JOURNALCTL: &str = "journalctl";
+/// `journalctl --field` lists one unit a line; a node has a few hundred at
+/// most, so this bounds memory without ever cutting a real list.
+const MAX_UNIT_LIST: usize = 16 << 20;
+const READ_CHUNK: u32 = 64 << 10;
+
+struct Journald;
+
+fn run(args: &[String]) -> Result<Child, SourceError> {
+    spawn(JOURNALCTL, args).map_err(SourceError::Denied)
+}
+
+impl Guest for Journald {
+    type LogStream = Output;
+
+    fn info() -> SourceInfo {
+        SourceInfo {
+            name: "journald".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "the systemd journal, through journalctl".into(),
+            supports_options: true,
+        }
+    }
+
+    /// The kubelet's test (`checkForNativeLogger`): a service is journald's
+    /// when `journalctl --field _SYSTEMD_UNIT` mentions `<svc>.service`. It
+    /// is a substring match on purpose, for parity with the kubelet.
+    fn serves(services: Vec<String>) -> Result<Vec<bool>, SourceError> {
+        let child = run(&argv::unit_list())?;
+        let mut units = Vec::new();
+        while let Some(chunk) = child.read(READ_CHUNK).map_err(SourceError::Io)? {
+            if units.len() + chunk.len() > MAX_UNIT_LIST {
+                return Err(SourceError::Io("journalctl listed too many units".into()));
+            }
+            units.extend_from_slice(&chunk);
+        }
+        let units = String::from_utf8_lossy(&units);
+        Ok(services
+            .iter()
+            .map(|s| units.contains(&format!("{s}.service")))
+            .collect())
+    }
+
+    fn open(q: Query) -> Result<LogStream, SourceError> {
+        let args = match argv::tail_plan(&q) {
+            argv::Tail::Direct => argv::entries(&q, argv::Start::Query),
+            argv::Tail::FromCursor(n) => match nth_newest_cursor(&q, n)? {
+                Some(cursor) => argv::entries(&q, argv::Start::Cursor(cursor)),
+                None => argv::entries(&q, argv::Start::All),
+            },
+        };
+        Ok(LogStream::new(Output { child: run(&args)? }))
+    }
+}
+
+/// The cursor of the `n`th newest entry matching `q`, or `None` when fewer
+/// than `n` entries match. Reads newest first, one JSON line per entry, and
+/// stops (killing journalctl) as soon as it has the answer.
+fn nth_newest_cursor(q: &Query, n: u32) -> Result<Option<String>, SourceError> {
+    let child = run(&argv::newest_first_cursors(q))?;
+    let mut seen = 0u32;
+    let mut line = Vec::new();
+    while let Some(chunk) = child.read(READ_CHUNK).map_err(SourceError::Io)? {
+        for &b in &chunk {
+            if b != b'\n' {
+                line.push(b);
+                continue;
+            }
+            seen += 1;
+            if seen == n {
+                return cursor_of(&line)
+                    .map(Some)
+                    .ok_or_else(|| SourceError::Io("journalctl printed no cursor".into()));
+            }
+            line.clear();
+        }
+    }
+    Ok(None)
+}
+
+/// `__CURSOR` from one line of `journalctl --output=json`. Cursors are
+/// `key=hex;...`, so they never contain a quote or an escape.
+fn cursor_of(line: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(line).ok()?;
+    let start = text.find("\"__CURSOR\":\"")? + "\"__CURSOR\":\"".len();
+    let len = text[start..].find('"')?;
+    Some(text[start..start + len].to_string())
+}
+
+pub struct Output {
+    child: Child,
+}
+
+impl GuestLogStream for Output {
+    fn next_batch(&self, max_bytes: u32) -> Result<Option<Vec<u8>>, SourceError> {
+        // journalctl's own exit status is deliberately ignored, as the
+        // kubelet does: whatever it printed (stderr included) is the answer.
+        self.child.read(max_bytes).map_err(SourceError::Io)
+    }
+}
+
+export!(Journald);
