@@ -1,2 +1,90 @@
+//! nodelogd: the kubelet's node log query (`/logs/`), with every log source
+//! a WebAssembly component.
+//!
+//! One request, socket to plugin and back:
+//! 1. `server` accepts the connection and hands each request to
+//! 2. `route`, which parses and validates the query with `query` (pure; the
+//!    kubelet's texts) and sends plain paths and single files to `files`
+//!    (over `logroot`, the confined resolver), and services to
+//! 3. `service_logs`, which asks the plugins in `runtime` which of them
+//!    serves each service, then streams their output through
+//! 4. `stream` (bounded channel, gzip) back to the client.
+//!
+//! Plugins reach the node only through `caps`, as their grants allow.
+
+pub mod caps;
+pub mod cli;
+pub mod config;
+mod files;
 pub mod logroot;
+pub mod plugins;
 pub mod query;
+mod reply;
+mod route;
+pub mod runtime;
+mod server;
+mod service_logs;
+mod stream;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::Semaphore;
+
+use caps::{HostPrograms, ProgramPolicy};
+use config::Config;
+use logroot::LogRoot;
+use route::App;
+use runtime::Runtime;
+pub use server::Running;
+
+/// Environment variables journalctl keeps: its output's language and
+/// character set. Everything else in nodelogd's environment is withheld.
+const JOURNALCTL_ENV: [&str; 4] = ["LANG", "LC_ALL", "LC_CTYPE", "LC_TIME"];
+
+/// Loads the plugins and starts serving; returns once the socket is bound.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let log_root = Arc::new(
+        LogRoot::open(&config.log_dir)
+            .with_context(|| format!("opening log directory {}", config.log_dir.display()))?,
+    );
+    let mut host = HostPrograms::new();
+    if let Some(path) = &config.journalctl {
+        let leading_args = config
+            .journal_dir
+            .iter()
+            .map(|d| format!("--directory={}", d.display()))
+            .collect();
+        let env_passthrough = JOURNALCTL_ENV.map(String::from).to_vec();
+        host.insert(
+            "journalctl".into(),
+            ProgramPolicy {
+                path: path.clone(),
+                leading_args,
+                env_passthrough,
+            },
+        );
+    }
+    let specs = plugins::builtin_specs(&host, &log_root)?;
+    let max_instances = (config.max_concurrent_queries * specs.len().max(1)) as u32 + 4;
+    let runtime = Runtime::new(specs, config.cache_dir.as_deref(), max_instances)?;
+    tracing::info!(node = %config.node_name, log_dir = %log_root.path().display(), "plugins loaded");
+    let app = App {
+        log_root,
+        runtime,
+        deadline: config.deadline,
+        queries: Arc::new(Semaphore::new(config.max_concurrent_queries)),
+    };
+    server::listen(config.listen, app).await
+}
+
+/// `nodelogd plugins`: each built-in plugin's manifest, verbatim.
+pub fn print_plugins() {
+    for builtin in &plugins::BUILTIN {
+        println!(
+            "# {} bytes of WebAssembly, embedded\n{}",
+            builtin.wasm.len(),
+            builtin.manifest
+        );
+    }
+}

@@ -63,7 +63,11 @@ pub struct LogRoot {
 impl LogRoot {
     pub fn open(path: &Path) -> io::Result<Self> {
         let path = path.canonicalize()?;
-        let dir = rustix::fs::open(&path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        let dir = rustix::fs::open(
+            &path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
         Ok(LogRoot { dir, path })
     }
 
@@ -89,13 +93,15 @@ impl LogRoot {
             }
             let parent = walked.last().map_or(self.dir.as_fd(), AsFd::as_fd);
             let fd = openat(parent, &name, OFlags::PATH | OFlags::NOFOLLOW)?;
-            let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd).map_err(io::Error::from)?.st_mode);
+            let kind =
+                FileType::from_raw_mode(rustix::fs::fstat(&fd).map_err(io::Error::from)?.st_mode);
             if kind == FileType::Symlink {
                 links += 1;
                 if links > MAX_LINKS {
                     return Err(RootError::Loop);
                 }
-                let target = rustix::fs::readlinkat(parent, name.as_slice(), Vec::new()).map_err(io::Error::from)?;
+                let target = rustix::fs::readlinkat(parent, name.as_slice(), Vec::new())
+                    .map_err(io::Error::from)?;
                 let target = target.as_bytes();
                 let mut next = if target.starts_with(b"/") {
                     walked.clear();
@@ -109,11 +115,17 @@ impl LogRoot {
             }
             let last = pending.iter().all(|c| c.is_empty() || c == b".");
             match kind {
-                FileType::Directory => {
-                    walked.push(openat(parent, &name, OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW)?)
-                }
+                FileType::Directory => walked.push(openat(
+                    parent,
+                    &name,
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW,
+                )?),
                 FileType::RegularFile if last => {
-                    let file = openat(parent, &name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK)?;
+                    let file = openat(
+                        parent,
+                        &name,
+                        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+                    )?;
                     return Ok(Entry::File(File::from(file)));
                 }
                 FileType::RegularFile => return Err(RootError::NotFound),
@@ -121,14 +133,20 @@ impl LogRoot {
             }
         }
         let dir = walked.last().map_or(self.dir.as_fd(), AsFd::as_fd);
-        Ok(Entry::Dir(openat(dir, b".", OFlags::RDONLY | OFlags::DIRECTORY)?))
+        Ok(Entry::Dir(openat(
+            dir,
+            b".",
+            OFlags::RDONLY | OFlags::DIRECTORY,
+        )?))
     }
 
     /// The components of an absolute link target below the root, or
     /// `Escapes` when it points elsewhere.
     fn below_root(&self, target: &[u8]) -> Result<VecDeque<Vec<u8>>, RootError> {
         let target = Path::new(OsStr::from_bytes(target));
-        let rest = target.strip_prefix(&self.path).map_err(|_| RootError::Escapes)?;
+        let rest = target
+            .strip_prefix(&self.path)
+            .map_err(|_| RootError::Escapes)?;
         Ok(rest
             .components()
             .filter_map(|c| match c {
@@ -248,7 +266,10 @@ mod tests {
         assert!(matches!(t.read("etc/passwd"), Err(RootError::Escapes)));
         assert!(matches!(t.read("sneaky"), Err(RootError::Escapes)));
         assert!(matches!(t.read("../secret"), Err(RootError::Escapes)));
-        assert!(matches!(t.read("pods/../../secret"), Err(RootError::Escapes)));
+        assert!(matches!(
+            t.read("pods/../../secret"),
+            Err(RootError::Escapes)
+        ));
         assert!(matches!(t.read("loop-a"), Err(RootError::Loop)));
     }
 
@@ -256,11 +277,22 @@ mod tests {
     fn listing_is_sorted_and_marks_directories() {
         let t = Tree::new();
         t.link("zlink", "pods");
-        let Entry::Dir(fd) = LogRoot::open(&t.root()).unwrap().open_entry("/").unwrap() else { panic!() };
-        let names: Vec<(String, bool)> = list(fd).unwrap().into_iter().map(|i| (i.name, i.is_dir)).collect();
+        let Entry::Dir(fd) = LogRoot::open(&t.root()).unwrap().open_entry("/").unwrap() else {
+            panic!()
+        };
+        let names: Vec<(String, bool)> = list(fd)
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.name, i.is_dir))
+            .collect();
         assert_eq!(
             names,
-            [("containers".into(), true), ("plain.log".into(), false), ("pods".into(), true), ("zlink".into(), false)]
+            [
+                ("containers".into(), true),
+                ("plain.log".into(), false),
+                ("pods".into(), true),
+                ("zlink".into(), false)
+            ]
         );
     }
 }

@@ -1,1 +1,52 @@
-fn main(){}
+use std::process::ExitCode;
+
+use clap::Parser;
+use nodelogd::cli::{Cli, Command};
+use nodelogd::config::Config;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("NODELOGD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plugins => {
+            nodelogd::print_plugins();
+            Ok(())
+        }
+        Command::Serve(args) => serve(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nodelogd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: nodelogd::cli::ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let running = nodelogd::start(config).await?;
+        running.until(shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+/// SIGTERM (how a DaemonSet pod is stopped) or Ctrl-C.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -14,7 +14,7 @@ use chrono::{DateTime, FixedOffset};
 
 pub use field_error::{FieldError, FieldErrors, Value};
 pub use urlquery::QueryValues;
-pub use validate::{Valid, validate};
+pub use validate::{Valid, file_error, validate};
 
 /// A parsed query: what the client asked for, not yet validated.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -67,15 +67,25 @@ pub fn parse(raw_query: Option<&str>) -> Result<Option<NodeLogQuery>, FieldError
         ));
     }
 
-    for (name, slot) in [("sinceTime", &mut q.options.since), ("untilTime", &mut q.options.until)] {
+    for (name, slot) in [
+        ("sinceTime", &mut q.options.since),
+        ("untilTime", &mut q.options.until),
+    ] {
         if let Some(v) = values.first(name).filter(|v| !v.is_empty()) {
             match rfc3339::parse(v) {
                 Some(t) => *slot = Some(t),
-                None => errs.push(FieldError::invalid(name, Value::str(v), "invalid time format")),
+                None => errs.push(FieldError::invalid(
+                    name,
+                    Value::str(v),
+                    "invalid time format",
+                )),
             }
         }
     }
-    for (name, slot) in [("boot", &mut q.options.boot), ("tailLines", &mut q.options.tail_lines)] {
+    for (name, slot) in [
+        ("boot", &mut q.options.boot),
+        ("tailLines", &mut q.options.tail_lines),
+    ] {
         if let Some(v) = values.first(name).filter(|v| !v.is_empty()) {
             match gofmt::atoi(v) {
                 Ok(n) => *slot = Some(n),
@@ -114,42 +124,94 @@ mod tests {
 
     #[test]
     fn u_p4_to_p14_times_must_be_rfc3339() {
-        for bad in ["2019-12-04 02:00:00", "2019-12-04 02:00:00.000", "2019-12-04 02", "2019-12-04 02:00"] {
+        for bad in [
+            "2019-12-04 02:00:00",
+            "2019-12-04 02:00:00.000",
+            "2019-12-04 02",
+            "2019-12-04 02:00",
+        ] {
             for field in ["sinceTime", "untilTime"] {
                 let raw = format!("{field}={}", bad.replace(' ', "%20"));
-                assert_eq!(err(&raw), format!("{field}: Invalid value: \"{bad}\": invalid time format"));
+                assert_eq!(
+                    err(&raw),
+                    format!("{field}: Invalid value: \"{bad}\": invalid time format")
+                );
             }
         }
-        let q = parse(Some("sinceTime=2019-12-04T02:00:00Z")).unwrap().unwrap();
+        let q = parse(Some("sinceTime=2019-12-04T02:00:00Z"))
+            .unwrap()
+            .unwrap();
         assert_eq!(q.options.since.unwrap().timestamp(), 1575424800);
-        let q = parse(Some("untilTime=2019-12-04T02:00:00Z")).unwrap().unwrap();
+        let q = parse(Some("untilTime=2019-12-04T02:00:00Z"))
+            .unwrap()
+            .unwrap();
         assert!(q.options.until.is_some());
     }
 
     #[test]
     fn u_p15_to_p23_integers_use_atoi() {
-        assert_eq!(parse(Some("tailLines=100")).unwrap().unwrap().options.tail_lines, Some(100));
-        assert_eq!(err("tailLines=foo"), "tailLines: Invalid value: \"foo\": strconv.Atoi: parsing \"foo\": invalid syntax");
-        assert_eq!(err("tailLines=%20"), "tailLines: Invalid value: \" \": strconv.Atoi: parsing \" \": invalid syntax");
-        assert_eq!(parse(Some("pattern=foo")).unwrap().unwrap().options.pattern, "foo");
-        assert_eq!(parse(Some("boot=0")).unwrap().unwrap().options.boot, Some(0));
-        assert_eq!(parse(Some("boot=-23")).unwrap().unwrap().options.boot, Some(-23));
-        assert_eq!(err("boot=foo"), "boot: Invalid value: \"foo\": strconv.Atoi: parsing \"foo\": invalid syntax");
+        assert_eq!(
+            parse(Some("tailLines=100"))
+                .unwrap()
+                .unwrap()
+                .options
+                .tail_lines,
+            Some(100)
+        );
+        assert_eq!(
+            err("tailLines=foo"),
+            "tailLines: Invalid value: \"foo\": strconv.Atoi: parsing \"foo\": invalid syntax"
+        );
+        assert_eq!(
+            err("tailLines=%20"),
+            "tailLines: Invalid value: \" \": strconv.Atoi: parsing \" \": invalid syntax"
+        );
+        assert_eq!(
+            parse(Some("pattern=foo")).unwrap().unwrap().options.pattern,
+            "foo"
+        );
+        assert_eq!(
+            parse(Some("boot=0")).unwrap().unwrap().options.boot,
+            Some(0)
+        );
+        assert_eq!(
+            parse(Some("boot=-23")).unwrap().unwrap().options.boot,
+            Some(-23)
+        );
+        assert_eq!(
+            err("boot=foo"),
+            "boot: Invalid value: \"foo\": strconv.Atoi: parsing \"foo\": invalid syntax"
+        );
         assert!(err("boot=%20").starts_with("boot: Invalid value: \" \""));
     }
 
     #[test]
     fn u_p24_to_p29_query_classification() {
-        assert_eq!(err("query="), "query: Invalid value: [\"\"]: query cannot be empty");
-        assert_eq!(err("query"), "query: Invalid value: [\"\"]: query cannot be empty");
+        assert_eq!(
+            err("query="),
+            "query: Invalid value: [\"\"]: query cannot be empty"
+        );
+        assert_eq!(
+            err("query"),
+            "query: Invalid value: [\"\"]: query cannot be empty"
+        );
         assert_eq!(
             err("query=%20%20%20&query=%20%20%20%20"),
             "query: Invalid value: [\"   \",\"    \"]: query cannot be empty"
         );
         assert_eq!(parse(Some("query=foo")).unwrap().unwrap().services, ["foo"]);
-        assert_eq!(parse(Some("query=foo&query=bar")).unwrap().unwrap().services, ["foo", "bar"]);
+        assert_eq!(
+            parse(Some("query=foo&query=bar"))
+                .unwrap()
+                .unwrap()
+                .services,
+            ["foo", "bar"]
+        );
         let q = parse(Some("query=foo&query=/bar")).unwrap().unwrap();
-        assert_eq!((q.services, q.files), (vec!["foo".to_string()], vec!["/bar".to_string()]));
+        assert_eq!(
+            (q.services, q.files),
+            (vec!["foo".to_string()], vec!["/bar".to_string()])
+        );
         let q = parse(Some("query=/foo&query=%5Cbar")).unwrap().unwrap();
         assert_eq!(q.files, ["/foo", "\\bar"]);
     }
@@ -165,8 +227,12 @@ mod tests {
 
     #[test]
     fn plus_decodes_to_space_and_only_first_option_value_counts() {
-        assert!(err("sinceTime=2024-01-01T00:00:00+01:00").contains("\"2024-01-01T00:00:00 01:00\""));
-        let q = parse(Some("query=a&tailLines=1&tailLines=x")).unwrap().unwrap();
+        assert!(
+            err("sinceTime=2024-01-01T00:00:00+01:00").contains("\"2024-01-01T00:00:00 01:00\"")
+        );
+        let q = parse(Some("query=a&tailLines=1&tailLines=x"))
+            .unwrap()
+            .unwrap();
         assert_eq!(q.options.tail_lines, Some(1));
     }
 }

@@ -23,7 +23,10 @@ impl Value {
 
     /// A `[]string`, rendered as JSON.
     pub fn strings<S: AsRef<str>>(items: &[S]) -> Self {
-        let items: Vec<String> = items.iter().map(|s| gofmt::json_string(s.as_ref())).collect();
+        let items: Vec<String> = items
+            .iter()
+            .map(|s| gofmt::json_string(s.as_ref()))
+            .collect();
         Value(format!("[{}]", items.join(",")))
     }
 
@@ -40,7 +43,9 @@ fn trim_fraction(text: &str) -> String {
     let Some(dot) = text.find('.') else {
         return text.to_string();
     };
-    let zone = text[dot..].find(['Z', '+', '-']).map_or(text.len(), |i| dot + i);
+    let zone = text[dot..]
+        .find(['Z', '+', '-'])
+        .map_or(text.len(), |i| dot + i);
     let fraction = text[dot + 1..zone].trim_end_matches('0');
     if fraction.is_empty() {
         format!("{}{}", &text[..dot], &text[zone..])
@@ -65,15 +70,26 @@ pub struct FieldError {
 impl FieldError {
     pub fn invalid(field: &'static str, value: Value, detail: impl Into<String>) -> Self {
         let detail = detail.into();
-        FieldError { field, kind: Kind::Invalid { value, detail } }
+        FieldError {
+            field,
+            kind: Kind::Invalid { value, detail },
+        }
     }
 
     pub fn required(field: &'static str, detail: impl Into<String>) -> Self {
-        FieldError { field, kind: Kind::Required { detail: detail.into() } }
+        FieldError {
+            field,
+            kind: Kind::Required {
+                detail: detail.into(),
+            },
+        }
     }
 
     pub fn too_many(field: &'static str, actual: usize, max: usize) -> Self {
-        FieldError { field, kind: Kind::TooMany { actual, max } }
+        FieldError {
+            field,
+            kind: Kind::TooMany { actual, max },
+        }
     }
 }
 
@@ -85,7 +101,11 @@ impl fmt::Display for FieldError {
             }
             Kind::Required { detail } => write!(f, "{}: Required value: {detail}", self.field),
             Kind::TooMany { actual, max } => {
-                write!(f, "{}: Too many: {actual}: must have at most {max} items", self.field)
+                write!(
+                    f,
+                    "{}: Too many: {actual}: must have at most {max} items",
+                    self.field
+                )
             }
         }
     }
@@ -135,10 +155,14 @@ mod tests {
     fn renders_like_apimachinery_1_34() {
         let t = DateTime::parse_from_rfc3339("2023-01-04T02:00:00.500Z").unwrap();
         assert_eq!(
-            FieldError::invalid("untilTime", Value::time(&t), "must be after `sinceTime`").to_string(),
+            FieldError::invalid("untilTime", Value::time(&t), "must be after `sinceTime`")
+                .to_string(),
             "untilTime: Invalid value: \"2023-01-04T02:00:00.5Z\": must be after `sinceTime`"
         );
-        assert_eq!(FieldError::too_many("query", 5, 4).to_string(), "query: Too many: 5: must have at most 4 items");
+        assert_eq!(
+            FieldError::too_many("query", 5, 4).to_string(),
+            "query: Too many: 5: must have at most 4 items"
+        );
         assert_eq!(
             FieldError::required("query", "cannot be empty with options").to_string(),
             "query: Required value: cannot be empty with options"
@@ -148,11 +172,22 @@ mod tests {
     #[test]
     fn aggregate_dedupes_and_brackets() {
         let mut errs = FieldErrors::default();
-        let e = FieldError::invalid("query", Value::str("a b"), "input contains unsupported characters");
+        let e = FieldError::invalid(
+            "query",
+            Value::str("a b"),
+            "input contains unsupported characters",
+        );
         errs.push(e.clone());
-        assert_eq!(errs.to_string(), "query: Invalid value: \"a b\": input contains unsupported characters");
+        assert_eq!(
+            errs.to_string(),
+            "query: Invalid value: \"a b\": input contains unsupported characters"
+        );
         errs.push(e);
-        errs.push(FieldError::invalid("boot", Value::int(1), "must be less than 1"));
+        errs.push(FieldError::invalid(
+            "boot",
+            Value::int(1),
+            "must be less than 1",
+        ));
         assert_eq!(
             errs.to_string(),
             "[query: Invalid value: \"a b\": input contains unsupported characters, boot: Invalid value: 1: must be less than 1]"

@@ -59,7 +59,10 @@ pub fn json_string(s: &str) -> String {
 pub fn atoi(s: &str) -> Result<i64, String> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.Atoi: parsing {}: invalid syntax", quote(s)));
+        return Err(format!(
+            "strconv.Atoi: parsing {}: invalid syntax",
+            quote(s)
+        ));
     }
     s.parse::<i64>()
         .map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", quote(s)))
@@ -77,7 +80,10 @@ mod tests {
 
     #[test]
     fn json_like_go() {
-        assert_eq!(json_string("<a&\"b\">\u{1}"), r#""\u003ca\u0026\"b\"\u003e\u0001""#);
+        assert_eq!(
+            json_string("<a&\"b\">\u{1}"),
+            r#""\u003ca\u0026\"b\"\u003e\u0001""#
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub fn check(pattern: &str) -> Result<(), String> {
     let expr = match code {
         TRAILING_BACKSLASH => "",
         MISSING_PAREN | UNEXPECTED_PAREN => pattern,
-        _ => span.and_then(|s| pattern.get(s.start.offset..s.end.offset)).unwrap_or(pattern),
+        _ => span
+            .and_then(|s| pattern.get(s.start.offset..s.end.offset))
+            .unwrap_or(pattern),
     };
     Err(format!("error parsing regexp: {code}: `{expr}`"))
 }
@@ -80,18 +82,46 @@ mod tests {
 
     #[test]
     fn accepts_re2() {
-        for ok in ["", "foo", "(?i)Error|warn.*", r"\d+\s\w", "[[:alpha:]]+", r"\pL", "a{2,5}"] {
+        for ok in [
+            "",
+            "foo",
+            "(?i)Error|warn.*",
+            r"\d+\s\w",
+            "[[:alpha:]]+",
+            r"\pL",
+            "a{2,5}",
+        ] {
             assert_eq!(check(ok), Ok(()), "{ok}");
         }
     }
 
     #[test]
     fn rejects_like_go() {
-        assert_eq!(check(r"foo\").unwrap_err(), "error parsing regexp: trailing backslash at end of expression: ``");
-        assert_eq!(check("(?=x)").unwrap_err(), "error parsing regexp: invalid or unsupported Perl syntax: `(?=`");
-        assert_eq!(check("(").unwrap_err(), "error parsing regexp: missing closing ): `(`");
-        assert_eq!(check("a)").unwrap_err(), "error parsing regexp: unexpected ): `a)`");
-        assert!(check(r"(a)\1").unwrap_err().starts_with("error parsing regexp: invalid escape sequence"));
-        assert!(check("[z-a]").unwrap_err().starts_with("error parsing regexp: invalid character class range"));
+        assert_eq!(
+            check(r"foo\").unwrap_err(),
+            "error parsing regexp: trailing backslash at end of expression: ``"
+        );
+        assert_eq!(
+            check("(?=x)").unwrap_err(),
+            "error parsing regexp: invalid or unsupported Perl syntax: `(?=`"
+        );
+        assert_eq!(
+            check("(").unwrap_err(),
+            "error parsing regexp: missing closing ): `(`"
+        );
+        assert_eq!(
+            check("a)").unwrap_err(),
+            "error parsing regexp: unexpected ): `a)`"
+        );
+        assert!(
+            check(r"(a)\1")
+                .unwrap_err()
+                .starts_with("error parsing regexp: invalid escape sequence")
+        );
+        assert!(
+            check("[z-a]")
+                .unwrap_err()
+                .starts_with("error parsing regexp: invalid character class range")
+        );
     }
 }

@@ -7,12 +7,20 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 
 pub fn parse(s: &str) -> Option<DateTime<FixedOffset>> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let part = s.get(r)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -46,11 +54,13 @@ pub fn parse(s: &str) -> Option<DateTime<FixedOffset>> {
     if second > 59 {
         return None;
     }
-    time.and_local_timezone(FixedOffset::east_opt(offset)?).single()
+    time.and_local_timezone(FixedOffset::east_opt(offset)?)
+        .single()
 }
 
 fn num_pair(a: u8, b: u8) -> Option<u32> {
-    (a.is_ascii_digit() && b.is_ascii_digit()).then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+    (a.is_ascii_digit() && b.is_ascii_digit())
+        .then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
 }
 
 #[cfg(test)]
@@ -59,11 +69,22 @@ mod tests {
 
     #[test]
     fn accepts_go_rfc3339() {
-        assert_eq!(parse("2019-12-04T02:00:00Z").unwrap().timestamp(), 1575424800);
-        assert_eq!(parse("2019-12-04T03:00:00+01:00").unwrap().timestamp(), 1575424800);
+        assert_eq!(
+            parse("2019-12-04T02:00:00Z").unwrap().timestamp(),
+            1575424800
+        );
+        assert_eq!(
+            parse("2019-12-04T03:00:00+01:00").unwrap().timestamp(),
+            1575424800
+        );
         let t = parse("2019-12-04T02:00:00.123456789Z").unwrap();
         assert_eq!(t.timestamp_subsec_nanos(), 123456789);
-        assert_eq!(parse("2019-12-04T02:00:00,5Z").unwrap().timestamp_subsec_millis(), 500);
+        assert_eq!(
+            parse("2019-12-04T02:00:00,5Z")
+                .unwrap()
+                .timestamp_subsec_millis(),
+            500
+        );
     }
 
     #[test]

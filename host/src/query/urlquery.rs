@@ -24,12 +24,19 @@ impl QueryValues {
     }
 
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// Go's `Values.Get`: the first value, or none.
     pub fn first(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -46,7 +53,11 @@ fn unescape(s: &str) -> Option<String> {
         }
     }
     let plus_as_space = s.replace('+', " ");
-    Some(percent_decode(plus_as_space.as_bytes()).decode_utf8_lossy().into_owned())
+    Some(
+        percent_decode(plus_as_space.as_bytes())
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,294 @@
+//! What a plugin may do, as data. A plugin's manifest *requests* programs
+//! (by logical name, with argument rules) and log-root access; the host's
+//! configuration *provides* programs (absolute path, fixed leading
+//! arguments, environment pass-through). The grant is their intersection,
+//! resolved once at load time; a request the host cannot satisfy fails the
+//! load with a message naming it.
+//!
+//! Argument rules: every argv element the plugin passes must match one of
+//! the program's rules, each a regular expression matched against the
+//! whole element. The journald plugin's manifest therefore allows
+//! `--unit=<name>` but no `--file=`, `--directory=` or `--root=`.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::logroot::LogRoot;
+
+/// A plugin's manifest (`nodelogd-plugin.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Manifest {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub programs: Vec<ProgramRequest>,
+    /// Read-only access to files under the log root (`logfile` interface).
+    #[serde(default)]
+    pub read_log_root: bool,
+    #[serde(default)]
+    pub limits: ManifestLimits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProgramRequest {
+    pub name: String,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ManifestLimits {
+    pub memory_mib: Option<u64>,
+    pub cpu_ms: Option<u64>,
+    pub max_processes: Option<u32>,
+}
+
+impl Manifest {
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+}
+
+/// How the host runs a program it provides.
+#[derive(Debug, Clone)]
+pub struct ProgramPolicy {
+    pub path: PathBuf,
+    /// Prepended to every invocation, out of the plugin's reach (for
+    /// example `--directory=DIR` for journalctl).
+    pub leading_args: Vec<String>,
+    /// Variables copied from nodelogd's environment; all others are cleared.
+    pub env_passthrough: Vec<String>,
+}
+
+/// Programs the host provides, by logical name.
+pub type HostPrograms = HashMap<String, ProgramPolicy>;
+
+/// A program as granted: the host's policy plus the manifest's rules.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub policy: ProgramPolicy,
+    rules: Vec<Regex>,
+}
+
+impl Program {
+    /// The environment the program gets: the pass-through variables that
+    /// are set in nodelogd's own environment, nothing else.
+    pub fn env(&self) -> Vec<(String, OsString)> {
+        let names = &self.policy.env_passthrough;
+        names
+            .iter()
+            .filter_map(|n| Some((n.clone(), std::env::var_os(n)?)))
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Denied {
+    #[error("program {0:?} is not granted to this plugin")]
+    Program(String),
+    #[error("argument {arg:?} is not allowed for {program}")]
+    Argument { program: String, arg: String },
+    #[error("at most {0} programs may run at once")]
+    TooManyProcesses(u32),
+    #[error("reading the log root is not granted to this plugin")]
+    LogRoot,
+}
+
+#[derive(Debug, Default)]
+pub struct Grants {
+    programs: HashMap<String, Program>,
+    log_root: Option<Arc<LogRoot>>,
+    pub max_processes: u32,
+}
+
+/// Default for `max-processes`: the journald plugin needs two at once at
+/// most (the cursor scan ends before the print starts).
+const DEFAULT_MAX_PROCESSES: u32 = 2;
+
+impl Grants {
+    pub fn resolve(
+        manifest: &Manifest,
+        host: &HostPrograms,
+        log_root: &Arc<LogRoot>,
+    ) -> anyhow::Result<Self> {
+        let mut programs = HashMap::new();
+        for request in &manifest.programs {
+            let Some(policy) = host.get(&request.name) else {
+                bail!(
+                    "plugin {} requests program {:?}, which this host does not provide",
+                    manifest.name,
+                    request.name
+                );
+            };
+            let rules = request
+                .args
+                .iter()
+                .map(|r| {
+                    Regex::new(&format!("^(?:{r})$"))
+                        .with_context(|| format!("argument rule {r:?}"))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            programs.insert(
+                request.name.clone(),
+                Program {
+                    policy: policy.clone(),
+                    rules,
+                },
+            );
+        }
+        Ok(Grants {
+            programs,
+            log_root: manifest.read_log_root.then(|| log_root.clone()),
+            max_processes: manifest
+                .limits
+                .max_processes
+                .unwrap_or(DEFAULT_MAX_PROCESSES),
+        })
+    }
+
+    pub fn may_exec(&self) -> bool {
+        !self.programs.is_empty()
+    }
+
+    pub fn may_read_logs(&self) -> bool {
+        self.log_root.is_some()
+    }
+
+    pub fn allow_exec(&self, name: &str, args: &[String]) -> Result<&Program, Denied> {
+        let program = self
+            .programs
+            .get(name)
+            .ok_or_else(|| Denied::Program(name.to_string()))?;
+        if let Some(arg) = args
+            .iter()
+            .find(|a| !program.rules.iter().any(|r| r.is_match(a)))
+        {
+            return Err(Denied::Argument {
+                program: name.to_string(),
+                arg: arg.clone(),
+            });
+        }
+        Ok(program)
+    }
+
+    pub fn allow_read(&self) -> Result<&LogRoot, Denied> {
+        self.log_root.as_deref().ok_or(Denied::LogRoot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOURNALD: &str = include_str!("../../../plugins/journald/nodelogd-plugin.toml");
+
+    fn journald_grants() -> Grants {
+        let root = Arc::new(LogRoot::open(&std::env::temp_dir()).unwrap());
+        let policy = ProgramPolicy {
+            path: "/bin/true".into(),
+            leading_args: vec![],
+            env_passthrough: vec![],
+        };
+        let host = HostPrograms::from([("journalctl".to_string(), policy)]);
+        Grants::resolve(&Manifest::parse(JOURNALD).unwrap(), &host, &root).unwrap()
+    }
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn journald_may_run_the_kubelet_argv() {
+        let g = journald_grants();
+        let ok = args(&[
+            "--utc",
+            "--no-pager",
+            "--output=short-precise",
+            "--since=@1732233600",
+            "--until=@1732237200.5",
+            "--pager-end",
+            "--lines=100000",
+            "--unit=kubelet",
+            "--unit=snap.k8s:x@1",
+            "--grep=(?i)err\nor",
+            "--boot",
+            "-2",
+        ]);
+        assert!(g.allow_exec("journalctl", &ok).is_ok());
+        assert!(
+            g.allow_exec("journalctl", &args(&["--field", "_SYSTEMD_UNIT"]))
+                .is_ok()
+        );
+        assert!(
+            g.allow_exec(
+                "journalctl",
+                &args(&["--reverse", "--output=json", "--output-fields=_BOOT_ID"])
+            )
+            .is_ok()
+        );
+        assert!(
+            g.allow_exec(
+                "journalctl",
+                &args(&["--cursor=s=0ef2;i=bb3;b=7cd3;m=1dfe;t=627d;x=231e"])
+            )
+            .is_ok()
+        );
+        assert!(!g.may_read_logs());
+    }
+
+    #[test]
+    fn journald_may_not_read_other_files_or_run_other_programs() {
+        let g = journald_grants();
+        for bad in [
+            "--file=/etc/shadow",
+            "--directory=/",
+            "-D/",
+            "--root=/",
+            "--merge",
+            "-M",
+            "--unit=../x",
+            "/etc/shadow",
+            "--output=export",
+            "--lines=1 --file=/x",
+        ] {
+            assert_eq!(
+                g.allow_exec("journalctl", &args(&["--utc", bad]))
+                    .unwrap_err(),
+                Denied::Argument {
+                    program: "journalctl".into(),
+                    arg: bad.into()
+                },
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            g.allow_exec("sh", &[]).unwrap_err(),
+            Denied::Program("sh".into())
+        );
+    }
+
+    #[test]
+    fn a_request_the_host_cannot_meet_fails_the_load() {
+        let root = Arc::new(LogRoot::open(&std::env::temp_dir()).unwrap());
+        let err = Grants::resolve(
+            &Manifest::parse(JOURNALD).unwrap(),
+            &HostPrograms::new(),
+            &root,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("requests program \"journalctl\""),
+            "{err}"
+        );
+        assert!(Manifest::parse("name = \"x\"\nfoo = 1").is_err());
+    }
+}

@@ -1,0 +1,249 @@
+//! Runs log-source plugins: one `Engine`, each plugin compiled once into an
+//! `InstancePre`, and one fresh `Store` per request, so a trap, a panic or a
+//! runaway loop ends that request only. Limits per store: linear memory
+//! (`StoreLimits`), CPU time in wasm (epoch ticks, then an interrupt trap),
+//! and a cap on programs running at once; the caller adds the wall-clock
+//! deadline, because epochs cannot interrupt a guest blocked in a host call.
+
+pub mod bindings;
+mod compile;
+mod engine;
+mod linker;
+mod state;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::ResourceAny;
+use wasmtime::{Engine, Store, UpdateDeadline};
+
+use crate::caps::Grants;
+use bindings::{LogSource, LogSourcePre, Query, SourceError, SourceInfo};
+pub use state::State;
+
+/// Per-plugin resource limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    /// Time the plugin's own code may run per request (host calls excluded).
+    pub cpu: Duration,
+}
+
+impl Limits {
+    fn cpu_ticks(&self) -> u64 {
+        (self.cpu.as_millis() / engine::TICK.as_millis()).max(1) as u64
+    }
+}
+
+/// A plugin as loaded: its code and what it is granted.
+pub struct PluginSpec {
+    pub name: String,
+    pub wasm: Vec<u8>,
+    pub grants: Grants,
+    pub limits: Limits,
+}
+
+struct Plugin {
+    name: Arc<str>,
+    pre: LogSourcePre<State>,
+    grants: Arc<Grants>,
+    limits: Limits,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The plugin trapped: a crash, its memory or CPU limit, or a host bug.
+    #[error("log source {plugin} failed: {detail}")]
+    Trap { plugin: Arc<str>, detail: String },
+    /// The plugin reported an error value.
+    #[error("log source {plugin}: {detail}")]
+    Source { plugin: Arc<str>, detail: String },
+}
+
+pub struct Runtime {
+    engine: Engine,
+    plugins: Vec<Plugin>,
+}
+
+impl Runtime {
+    /// Compiles (or loads from `cache`) and links every plugin; fails with
+    /// the plugin's name when one imports something it is not granted.
+    pub fn new(
+        specs: Vec<PluginSpec>,
+        cache: Option<&Path>,
+        max_instances: u32,
+    ) -> anyhow::Result<Self> {
+        let max_memory = specs
+            .iter()
+            .map(|s| s.limits.memory_bytes)
+            .max()
+            .unwrap_or(64 << 20);
+        let engine = engine::new(max_instances, max_memory)?;
+        let plugins = specs
+            .into_iter()
+            .map(|spec| {
+                let load = || -> anyhow::Result<Plugin> {
+                    let component = compile::component(&engine, &spec.name, &spec.wasm, cache)?;
+                    let linker = linker::for_grants(&engine, &spec.grants)?;
+                    Ok(Plugin {
+                        pre: LogSourcePre::new(linker.instantiate_pre(&component)?)?,
+                        name: spec.name.as_str().into(),
+                        grants: Arc::new(spec.grants),
+                        limits: spec.limits,
+                    })
+                };
+                load().map_err(|e| e.context(format!("loading plugin {}", spec.name)))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Runtime { engine, plugins })
+    }
+
+    /// How many plugins there are; sources are asked in index order.
+    pub fn len(&self) -> usize {
+        self.plugins.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.plugins.is_empty()
+    }
+
+    /// A fresh instance of plugin `index` in a store of its own.
+    pub async fn instantiate(&self, index: usize) -> Result<Instance, RunError> {
+        let plugin = &self.plugins[index];
+        let state = State::new(plugin.name.clone(), plugin.grants.clone(), &plugin.limits);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        // Yield to tokio at every tick so a busy plugin cannot hold a worker
+        // thread, and trap once its CPU budget is spent.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut cx| {
+            let s = cx.data_mut();
+            s.cpu_ticks += 1;
+            Ok(if s.cpu_ticks > s.cpu_budget {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+        let name = plugin.name.clone();
+        let source = plugin
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| trap(&name, e))?;
+        Ok(Instance {
+            store,
+            source,
+            plugin: name,
+        })
+    }
+}
+
+fn trap(plugin: &Arc<str>, e: wasmtime::Error) -> RunError {
+    RunError::Trap {
+        plugin: plugin.clone(),
+        detail: format!("{:#}", e.root_cause()),
+    }
+}
+
+fn source_error(plugin: &Arc<str>, e: SourceError) -> RunError {
+    let detail = match e {
+        SourceError::Unsupported(m) => format!("unsupported: {m}"),
+        SourceError::Denied(m) => format!("denied: {m}"),
+        SourceError::Io(m) => m,
+    };
+    RunError::Source {
+        plugin: plugin.clone(),
+        detail,
+    }
+}
+
+/// One plugin instance, alive for one request.
+pub struct Instance {
+    store: Store<State>,
+    source: LogSource,
+    plugin: Arc<str>,
+}
+
+impl Instance {
+    pub fn plugin(&self) -> &Arc<str> {
+        &self.plugin
+    }
+
+    pub async fn info(&mut self) -> Result<SourceInfo, RunError> {
+        let guest = self.source.nodelogd_plugin_source();
+        guest
+            .call_info(&mut self.store)
+            .await
+            .map_err(|e| trap(&self.plugin, e))
+    }
+
+    pub async fn serves(&mut self, services: &[String]) -> Result<Vec<bool>, RunError> {
+        let guest = self.source.nodelogd_plugin_source();
+        let claims = guest
+            .call_serves(&mut self.store, services)
+            .await
+            .map_err(|e| trap(&self.plugin, e))?
+            .map_err(|e| source_error(&self.plugin, e))?;
+        if claims.len() != services.len() {
+            let detail = format!(
+                "answered for {} services out of {}",
+                claims.len(),
+                services.len()
+            );
+            return Err(RunError::Source {
+                plugin: self.plugin.clone(),
+                detail,
+            });
+        }
+        Ok(claims)
+    }
+
+    pub async fn open(mut self, query: &Query) -> Result<Batches, RunError> {
+        let guest = self.source.nodelogd_plugin_source();
+        let stream = guest
+            .call_open(&mut self.store, query)
+            .await
+            .map_err(|e| trap(&self.plugin, e))?
+            .map_err(|e| source_error(&self.plugin, e))?;
+        Ok(Batches {
+            instance: self,
+            stream,
+        })
+    }
+}
+
+/// A plugin's output, pulled batch by batch. Dropping it drops the store,
+/// and with it every program and file the plugin had open.
+pub struct Batches {
+    instance: Instance,
+    stream: ResourceAny,
+}
+
+impl Batches {
+    pub async fn next(&mut self, max_bytes: u32) -> Result<Option<Vec<u8>>, RunError> {
+        let Instance {
+            store,
+            source,
+            plugin,
+        } = &mut self.instance;
+        let batch = source
+            .nodelogd_plugin_source()
+            .log_stream()
+            .call_next_batch(&mut *store, self.stream, max_bytes)
+            .await
+            .map_err(|e| trap(plugin, e))?
+            .map_err(|e| source_error(plugin, e))?;
+        // The contract bounds a batch; a plugin that ignores it is broken,
+        // and the host does not buffer on its behalf.
+        if batch.as_ref().is_some_and(|b| b.len() > max_bytes as usize) {
+            let detail = format!("returned a batch larger than {max_bytes} bytes");
+            return Err(RunError::Source {
+                plugin: plugin.clone(),
+                detail,
+            });
+        }
+        Ok(batch)
+    }
+}

@@ -1,0 +1,195 @@
+//! A query for services, end to end. Each plugin, in order, is asked which
+//! of the still unclaimed services it serves (journald first: the kubelet's
+//! `checkForNativeLogger`; the file fallback claims the rest). Output then
+//! follows the kubelet's `copyForBoot`: sources that honour options first;
+//! then, for sources that do not (plain files), either their output or, if
+//! options were given, the kubelet's "options present" message.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use http::{HeaderValue, Response, StatusCode, header};
+use tokio::time::{Instant, timeout_at};
+
+use crate::query::Options;
+use crate::reply;
+use crate::route::App;
+use crate::runtime::bindings::{Query, Timestamp};
+use crate::runtime::{Instance, RunError, Runtime};
+use crate::stream::{self, Body, Sink};
+
+/// Bytes asked of a plugin per pull.
+const BATCH: u32 = 64 << 10;
+
+enum Step {
+    Source {
+        instance: Instance,
+        services: Vec<String>,
+    },
+    Message(String),
+}
+
+pub async fn respond(
+    app: &App,
+    services: Vec<String>,
+    options: Options,
+    gzip: bool,
+) -> Response<Body> {
+    let Ok(permit) = app.queries.clone().try_acquire_owned() else {
+        return reply::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many log queries are running; try again later",
+        );
+    };
+    // One deadline for the whole query, as the kubelet's 30 s, but tied to
+    // this request: a client that leaves also ends it (see `stream`).
+    let deadline = Instant::now() + app.deadline;
+    let steps = match timeout_at(deadline, plan(&app.runtime, &services, &options)).await {
+        Ok(Ok(steps)) => steps,
+        Ok(Err(e)) => {
+            tracing::error!("{e}");
+            return reply::error(StatusCode::INTERNAL_SERVER_ERROR, e);
+        }
+        Err(_) => {
+            return reply::error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "log sources did not answer before the deadline",
+            );
+        }
+    };
+    let query = wit_query(&options);
+    let body = stream::spawn(gzip, move |mut sink| async move {
+        let _permit = permit;
+        // At the deadline the output simply ends, as in the kubelet.
+        let _ = timeout_at(deadline, run(steps, query, &mut sink)).await;
+        sink
+    });
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=UTF-8"),
+    );
+    if gzip {
+        resp.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    resp
+}
+
+async fn plan(
+    runtime: &Runtime,
+    services: &[String],
+    options: &Options,
+) -> Result<Vec<Step>, RunError> {
+    let mut unclaimed: Vec<String> = services.to_vec();
+    let (mut filtered, mut unfiltered) = (Vec::new(), Vec::new());
+    for index in 0..runtime.len() {
+        if unclaimed.is_empty() {
+            break;
+        }
+        let mut instance = runtime.instantiate(index).await?;
+        let claims = instance.serves(&unclaimed).await?;
+        let (mine, rest): (Vec<_>, Vec<_>) = unclaimed
+            .into_iter()
+            .zip(claims)
+            .partition(|(_, claimed)| *claimed);
+        unclaimed = rest.into_iter().map(|(s, _)| s).collect();
+        let mine: Vec<String> = mine.into_iter().map(|(s, _)| s).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let supports_options = instance.info().await?.supports_options;
+        let step = Step::Source {
+            instance,
+            services: mine,
+        };
+        if supports_options {
+            filtered.push(step)
+        } else {
+            unfiltered.push(step)
+        }
+    }
+    let mut steps = filtered;
+    let plain: Vec<&String> = unfiltered.iter().flat_map(step_services).collect();
+    if !plain.is_empty() && options.any() {
+        let names: Vec<&str> = plain.iter().map(|s| s.as_str()).collect();
+        steps.push(Step::Message(format!(
+            "\noptions present and query resolved to log files for [{}]\ntry without specifying options\n",
+            names.join(" ")
+        )));
+    } else {
+        steps.extend(unfiltered);
+    }
+    steps.extend(
+        unclaimed
+            .into_iter()
+            .map(|s| Step::Message(format!("\nlog not found for {s}\n"))),
+    );
+    Ok(steps)
+}
+
+fn step_services(step: &Step) -> &[String] {
+    match step {
+        Step::Source { services, .. } => services,
+        Step::Message(_) => &[],
+    }
+}
+
+async fn run(steps: Vec<Step>, template: Query, sink: &mut Sink) {
+    for step in steps {
+        let (instance, services) = match step {
+            Step::Message(text) => {
+                if sink.send(text.as_bytes()).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Step::Source { instance, services } => (instance, services),
+        };
+        let plugin: Arc<str> = instance.plugin().clone();
+        let query = Query {
+            services,
+            ..template.clone()
+        };
+        let result = async {
+            let mut batches = instance.open(&query).await?;
+            while let Some(batch) = batches.next(BATCH).await? {
+                if sink.send(&batch).await.is_err() {
+                    return Ok(false);
+                }
+            }
+            Ok::<_, RunError>(true)
+        }
+        .await;
+        match result {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!(%plugin, "{e}");
+                if sink
+                    .send(format!("\nerror: {e}\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn wit_query(o: &Options) -> Query {
+    let ts = |t: &DateTime<FixedOffset>| Timestamp {
+        seconds: t.timestamp(),
+        nanoseconds: t.timestamp_subsec_nanos(),
+    };
+    Query {
+        services: Vec::new(),
+        since: o.since.as_ref().map(ts),
+        until: o.until.as_ref().map(ts),
+        // Validation bounds tailLines to 0..=100000 and boot to <= 0.
+        tail_lines: o.tail_lines.map(|n| n as u32),
+        boot: o.boot.map(|b| b.max(i64::from(i32::MIN)) as i32),
+        pattern: (!o.pattern.is_empty()).then(|| o.pattern.clone()),
+    }
+}
