@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve /logs/ and /healthz over HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the built-in plugins' manifests: every program, argument rule,
     /// path and limit each one is granted. For security review.
     Plugins,

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
             nodelogd::print_plugins();
             Ok(())
         }
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,1 +1,16 @@
+//! One integration binary (one link, one shared fixture) for everything
+//! that runs real components: journalctl, kubectl, files and symlinks on
+//! disk, the wasm plugins.
 
+mod files;
+mod journal;
+mod kubectl;
+mod sandbox;
+mod streaming;
+mod upstream;
+
+use nodelogd_tests::fixture::Fixture;
+
+fn fixture() -> &'static Fixture {
+    Fixture::shared(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+}

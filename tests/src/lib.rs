@@ -1,1 +1,11 @@
+//! Test support: real data and a real server, built by the project's own
+//! code. `journal` writes a systemd journal through systemd-journal-remote,
+//! `logtree` lays out a log root with files and symlinks, `http` is a tiny
+//! HTTP/1.1 client that sees exactly the bytes on the wire, and `fixture`
+//! starts nodelogd in-process over them.
 
+pub mod fixture;
+pub mod http;
+pub mod journal;
+pub mod logtree;
+pub mod procs;

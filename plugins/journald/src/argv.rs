@@ -102,7 +102,11 @@ fn filters(q: &Query, args: &mut Vec<String>, since: bool, lines: bool) {
 /// before 1970 cannot match any entry and are clamped to the epoch.
 fn instant(t: &Timestamp) -> String {
     let secs = t.seconds.max(0);
-    let micros = if t.seconds < 0 { 0 } else { t.nanoseconds / 1000 };
+    let micros = if t.seconds < 0 {
+        0
+    } else {
+        t.nanoseconds / 1000
+    };
     if micros == 0 {
         format!("@{secs}")
     } else {

@@ -69,7 +69,9 @@ impl Guest for Journald {
 
 /// The cursor of the `n`th newest entry matching `q`, or `None` when fewer
 /// than `n` entries match. Reads newest first, one JSON line per entry, and
-/// stops (killing journalctl) as soon as it has the answer.
+/// stops (killing journalctl) as soon as it has the answer. Lines that are
+/// not JSON (journalctl's own messages) are skipped: the printing pass that
+/// follows shows them where they belong.
 fn nth_newest_cursor(q: &Query, n: u32) -> Result<Option<String>, SourceError> {
     let child = run(&argv::newest_first_cursors(q))?;
     let mut seen = 0u32;
@@ -78,6 +80,10 @@ fn nth_newest_cursor(q: &Query, n: u32) -> Result<Option<String>, SourceError> {
         for &b in &chunk {
             if b != b'\n' {
                 line.push(b);
+                continue;
+            }
+            if line.first() != Some(&b'{') {
+                line.clear();
                 continue;
             }
             seen += 1;

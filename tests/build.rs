@@ -1,0 +1,25 @@
+//! Builds the test plugins (`plugins/`, wasm32-wasip2) for the sandbox
+//! tests; their paths reach the tests as `NODELOGD_TEST_PLUGIN_<NAME>`.
+
+#[path = "../host/build/nested_cargo.rs"]
+mod nested_cargo;
+
+use std::path::PathBuf;
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let plugins = manifest_dir.join("plugins");
+    println!(
+        "cargo:rerun-if-changed={}",
+        plugins.join("misbehave").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("../wit").display()
+    );
+    let dir = nested_cargo::build_components(&plugins, "wasm-test-plugins");
+    println!(
+        "cargo:rustc-env=NODELOGD_TEST_PLUGIN_MISBEHAVE={}",
+        dir.join("misbehave.wasm").display()
+    );
+}

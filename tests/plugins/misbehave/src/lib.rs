@@ -1,0 +1,107 @@
+//! A plugin that misbehaves on request, for the sandbox tests. The first
+//! service name picks the behaviour.
+
+use exports::nodelogd::plugin::source::{
+    Guest, GuestLogStream, LogStream, Query, SourceError, SourceInfo,
+};
+use nodelogd::plugin::{logfile, process};
+
+wit_bindgen::generate!({ path: "../../../wit", world: "log-source" });
+
+struct Misbehave;
+
+impl Guest for Misbehave {
+    type LogStream = Stream;
+
+    fn info() -> SourceInfo {
+        SourceInfo {
+            name: "misbehave".into(),
+            version: "0".into(),
+            description: "misbehaves for tests".into(),
+            supports_options: true,
+        }
+    }
+
+    fn serves(services: Vec<String>) -> Result<Vec<bool>, SourceError> {
+        if services.first().is_some_and(|s| s == "trap-in-serves") {
+            unreachable!("asked to trap");
+        }
+        Ok(vec![true; services.len()])
+    }
+
+    fn open(q: Query) -> Result<LogStream, SourceError> {
+        let mode = q.services.first().cloned().unwrap_or_default();
+        Ok(LogStream::new(Stream {
+            mode,
+            child: None.into(),
+            done: false.into(),
+        }))
+    }
+}
+
+struct Stream {
+    mode: String,
+    child: std::cell::RefCell<Option<process::Child>>,
+    /// Set once a mode has said its piece: the next pull ends the stream.
+    done: std::cell::Cell<bool>,
+}
+
+fn text(s: impl Into<String>) -> Result<Option<Vec<u8>>, SourceError> {
+    Ok(Some(s.into().into_bytes()))
+}
+
+impl GuestLogStream for Stream {
+    fn next_batch(&self, max_bytes: u32) -> Result<Option<Vec<u8>>, SourceError> {
+        if let Some(child) = self.child.borrow().as_ref() {
+            return child.read(max_bytes).map_err(SourceError::Io);
+        }
+        if self.done.replace(true) {
+            return Ok(None);
+        }
+        match self.mode.as_str() {
+            "hello" => text("hello\n"),
+            "trap" => panic!("asked to trap"),
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hog: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hog.push(vec![1; 1 << 20]);
+                    std::hint::black_box(&hog);
+                }
+            }
+            "oversized" => Ok(Some(vec![b'x'; max_bytes as usize + 1])),
+            "spawn-sh" => match process::spawn("sh", &["-c".into(), "id".into()]) {
+                Ok(_) => text("sh started\n"),
+                Err(e) => text(e),
+            },
+            "sleep-bad-arg" => match process::spawn("sleep", &["--help".into()]) {
+                Ok(_) => text("sleep started\n"),
+                Err(e) => text(e),
+            },
+            mode if mode.starts_with("sleep-") => {
+                let secs = mode.trim_start_matches("sleep-").to_string();
+                let child = process::spawn("sleep", &[secs]).map_err(SourceError::Denied)?;
+                *self.child.borrow_mut() = Some(child);
+                self.next_batch(max_bytes)
+            }
+            mode if mode.starts_with("read:") => match logfile::open(&mode["read:".len()..]) {
+                Ok(reader) => {
+                    let mut out = Vec::new();
+                    while let Some(chunk) = reader.read(max_bytes).map_err(SourceError::Io)? {
+                        out.extend(chunk);
+                    }
+                    Ok(Some(out))
+                }
+                Err(e) => text(format!("{e:?}")),
+            },
+            _ => Ok(None),
+        }
+    }
+}
+
+export!(Misbehave);

@@ -1,0 +1,105 @@
+//! The shared fixture: one generated journal, one log tree and one
+//! nodelogd serving both, started in-process once per test binary and
+//! reused by every test. Other configurations get servers of their own.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use nodelogd::cli::ServeArgs;
+use nodelogd::config::Config;
+
+use crate::journal;
+use crate::logtree::{self, LogTree};
+
+/// Large enough that a full query outgrows socket buffers (backpressure and
+/// deadline tests), small enough to build in a couple of seconds.
+pub const ENTRIES: usize = 30_000;
+
+pub struct Fixture {
+    pub base: PathBuf,
+    pub journal_dir: PathBuf,
+    pub logs: LogTree,
+    pub addr: SocketAddr,
+}
+
+static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+static SHARED: OnceLock<Fixture> = OnceLock::new();
+
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+impl Fixture {
+    /// `tmp` is the test binary's scratch directory (`CARGO_TARGET_TMPDIR`).
+    pub fn shared(tmp: &Path) -> &'static Fixture {
+        SHARED.get_or_init(|| {
+            let base = tmp.join("nodelogd-fixture");
+            let _ = std::fs::remove_dir_all(&base);
+            std::fs::create_dir_all(&base).unwrap();
+            let journal_dir = base.join("journal");
+            journal::build(&journal_dir, ENTRIES, 42).expect("building the test journal");
+            let logs = logtree::build(&base).expect("building the log tree");
+            let mut f = Fixture {
+                base,
+                journal_dir,
+                logs,
+                addr: ([127, 0, 0, 1], 0).into(),
+            };
+            f.addr = f.serve(ServeArgs::default());
+            f
+        })
+    }
+
+    /// Starts another nodelogd over the same data; `args` may change any
+    /// setting but the paths.
+    pub fn serve(&self, mut args: ServeArgs) -> SocketAddr {
+        args.listen = Some(([127, 0, 0, 1], 0).into());
+        args.log_dir = Some(self.logs.root.clone());
+        args.journal_dir.get_or_insert(self.journal_dir.clone());
+        // Persist compiled plugins across runs: debug hosts compile slowly.
+        args.cache_dir = Some(self.base.parent().unwrap().join("plugin-cache"));
+        let config = Config::load(args).expect("test configuration");
+        let running = runtime()
+            .block_on(nodelogd::start(config))
+            .expect("starting nodelogd");
+        let addr = running.local_addr;
+        // Runs until the test binary exits.
+        std::mem::forget(running);
+        addr
+    }
+
+    /// What `journalctl --directory=<journal> ARGS` prints, stdout and
+    /// stderr through one pipe, as the kubelet collects it.
+    pub fn journalctl(&self, args: &[&str]) -> Vec<u8> {
+        let (mut reader, writer) = std::io::pipe().unwrap();
+        let mut child = Command::new("journalctl")
+            .arg(format!("--directory={}", self.journal_dir.display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(writer.try_clone().unwrap())
+            .stdout(OwnedFd::from(writer))
+            .spawn()
+            .expect("running journalctl");
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap();
+        child.wait().unwrap();
+        out
+    }
+
+    /// The kubelet's own argv for `-u` queries, the base of most expectations.
+    pub fn kubelet_journalctl(&self, extra: &[&str]) -> Vec<u8> {
+        let mut args = vec!["--utc", "--no-pager", "--output=short-precise"];
+        args.extend_from_slice(extra);
+        self.journalctl(&args)
+    }
+}
