@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# nodelogd's throughput and memory next to peers run in this same script:
+#   query=kubelet over a generated journal   vs journalctl with the same args
+#   a raw file from the log root             vs `cat FILE | cat`
+#   the same file through the file plugin     vs `cat FILE | cat`
+# and nodelogd's peak RSS (VmHWM) after streaming the file.
+# Prints medians of RUNS runs and the ratios (peer time / nodelogd time, so
+# 1.0x means as fast as the peer). Not a test: the machine is shared and
+# noisy, so read the ratios, not the seconds.
+#
+# usage: bench/run.sh [ENTRIES=1000000] [FILE_BYTES=1073741824] [RUNS=5]
+# Needs: systemd-journal-remote, curl. Data is cached in target/bench.
+set -euo pipefail
+ENTRIES=${1:-1000000}
+BYTES=${2:-1073741824}
+RUNS=${3:-5}
+PORT=${BENCH_PORT:-10299}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$root/target/bench
+bin=$root/target/release
+
+cargo build --release --quiet -p nodelogd -p nodelogd-tests --bins
+mkdir -p "$work/log"
+journal=$work/journal-$ENTRIES
+if [ ! -d "$journal" ]; then
+  echo "generating a journal of $ENTRIES entries..." >&2
+  "$bin/nodelogd-fixtures" journal "$ENTRIES" "$journal.tmp" && mv "$journal.tmp" "$journal"
+fi
+big=$work/log/big.log
+if [ "$(stat -c %s "$big" 2>/dev/null || echo 0)" -lt "$BYTES" ]; then
+  echo "generating a $BYTES-byte text file..." >&2
+  "$bin/nodelogd-fixtures" text "$BYTES" "$big"
+fi
+
+"$bin/nodelogd" serve --listen "127.0.0.1:$PORT" --log-dir "$work/log" --journal-dir "$journal" \
+  --cache-dir "$work/cache" --deadline-seconds 3600 2>"$work/nodelogd.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+
+url=http://127.0.0.1:$PORT
+jargs=(--directory="$journal" --utc --no-pager --output=short-precise --unit=kubelet)
+
+# Same bytes, or the comparison means nothing.
+cmp <(curl -sS "$url/logs/?query=kubelet") <(journalctl "${jargs[@]}" 2>&1) \
+  || { echo "nodelogd and journalctl disagree" >&2; exit 1; }
+out_bytes=$(journalctl "${jargs[@]}" | wc -c)
+
+# median SECONDS of RUNS runs of a shell command
+median() {
+  local times=() t0 t1
+  for _ in $(seq "$RUNS"); do
+    t0=$(date +%s.%N); bash -c "$1" >/dev/null; t1=$(date +%s.%N)
+    times+=("$(echo "$t1 - $t0" | bc -l)")
+  done
+  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+}
+
+cat "$big" >/dev/null # page cache, for both sides
+j=$(median "journalctl ${jargs[*]} > /dev/null")
+n=$(median "curl -sS -o /dev/null '$url/logs/?query=kubelet'")
+c=$(median "cat '$big' | cat > /dev/null")
+f=$(median "curl -sS -o /dev/null '$url/logs/big.log'")
+# The same file through the wasm file plugin (service "big" -> big.log).
+p=$(median "curl -sS -o /dev/null '$url/logs/?query=big'")
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+
+mbps() { echo "$1 / $2 / 1048576" | bc -l; }
+printf '\n%-44s %10s %10s %8s\n' "workload (median of $RUNS)" seconds MiB/s ratio
+printf '%-44s %10.3f %10.1f\n' "journalctl --unit=kubelet ($ENTRIES entries)" "$j" "$(mbps "$out_bytes" "$j")"
+printf '%-44s %10.3f %10.1f %7.2fx\n' "nodelogd ?query=kubelet" "$n" "$(mbps "$out_bytes" "$n")" "$(echo "$j / $n" | bc -l)"
+printf '%-44s %10.3f %10.1f\n' "cat FILE | cat ($BYTES bytes)" "$c" "$(mbps "$BYTES" "$c")"
+printf '%-44s %10.3f %10.1f %7.2fx\n' "nodelogd /logs/big.log" "$f" "$(mbps "$BYTES" "$f")" "$(echo "$c / $f" | bc -l)"
+printf '%-44s %10.3f %10.1f %7.2fx\n' "nodelogd ?query=big (file plugin, in wasm)" "$p" "$(mbps "$BYTES" "$p")" "$(echo "$c / $p" | bc -l)"
+printf '%-44s %10s KiB (%.1f MiB)\n' "nodelogd peak RSS (VmHWM) after all runs" "$hwm" "$(echo "$hwm / 1024" | bc -l)"
+echo "expected: journal ratio >= 0.90x, file ratio >= 0.50x, peak RSS < 64 MiB"
