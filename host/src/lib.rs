@@ -44,6 +44,7 @@ const JOURNALCTL_ENV: [&str; 4] = ["LANG", "LC_ALL", "LC_CTYPE", "LC_TIME"];
 
 /// Loads the plugins and starts serving; returns once the socket is bound.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    server::ensure_loopback(config.listen)?;
     let log_root = Arc::new(
         LogRoot::open(&config.log_dir)
             .with_context(|| format!("opening log directory {}", config.log_dir.display()))?,

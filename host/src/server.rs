@@ -44,13 +44,19 @@ impl Running {
     }
 }
 
-pub async fn listen(addr: SocketAddr, app: App) -> anyhow::Result<Running> {
+/// Plain HTTP without authentication is for loopback only; checked before
+/// anything is loaded, so a bad address fails at once.
+pub fn ensure_loopback(addr: SocketAddr) -> anyhow::Result<()> {
     if !addr.ip().is_loopback() {
         bail!(
             "refusing to listen on {addr}: without TLS and authentication, nodelogd serves plain HTTP on \
              loopback addresses only (for example 127.0.0.1:10260)"
         );
     }
+    Ok(())
+}
+
+pub async fn listen(addr: SocketAddr, app: App) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

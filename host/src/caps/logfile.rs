@@ -10,8 +10,6 @@ use crate::logroot::{Entry, RootError};
 use crate::runtime::State;
 use crate::runtime::bindings::nodelogd::plugin::logfile::{self, OpenError};
 
-const MAX_READ: u32 = 1 << 20;
-
 pub struct FileReader {
     file: File,
 }
@@ -42,18 +40,12 @@ impl logfile::HostReader for State {
         max_bytes: u32,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
         let reader = self.table.get_mut(&reader)?;
-        let mut buf = vec![0; max_bytes.clamp(1, MAX_READ) as usize];
+        let mut buf = super::read_buffer(max_bytes);
         // A plain read, not tokio's spawn_blocking: regular-file reads are
         // short (page cache or one disk request) and not cancellable either
         // way, and a thread hop per batch halves throughput.
-        Ok(match reader.file.read(&mut buf) {
-            Ok(0) => Ok(None),
-            Ok(n) => {
-                buf.truncate(n);
-                Ok(Some(buf))
-            }
-            Err(e) => Err(e.to_string()),
-        })
+        let read = reader.file.read(&mut buf);
+        Ok(super::read_result(buf, read))
     }
 
     async fn drop(&mut self, reader: Resource<FileReader>) -> wasmtime::Result<()> {

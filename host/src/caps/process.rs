@@ -14,9 +14,6 @@ use super::grants::{Denied, Program};
 use crate::runtime::State;
 use crate::runtime::bindings::nodelogd::plugin::process;
 
-/// The host allocates what the guest asks for; this bounds one read.
-const MAX_READ: u32 = 1 << 20;
-
 /// A running program. Dropping it (the plugin dropped its handle, or the
 /// request's store went away) kills the program and reaps it.
 pub struct ChildProc {
@@ -97,15 +94,9 @@ impl process::HostChild for State {
         max_bytes: u32,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
         let child = self.table.get_mut(&child)?;
-        let mut buf = vec![0; max_bytes.clamp(1, MAX_READ) as usize];
-        Ok(match child.output.read(&mut buf).await {
-            Ok(0) => Ok(None),
-            Ok(n) => {
-                buf.truncate(n);
-                Ok(Some(buf))
-            }
-            Err(e) => Err(e.to_string()),
-        })
+        let mut buf = super::read_buffer(max_bytes);
+        let read = child.output.read(&mut buf).await;
+        Ok(super::read_result(buf, read))
     }
 
     async fn wait(&mut self, child: Resource<ChildProc>) -> wasmtime::Result<Result<i32, String>> {

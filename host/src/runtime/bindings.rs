@@ -14,5 +14,5 @@ wasmtime::component::bindgen!({
     },
 });
 
+pub use self::nodelogd::plugin::types::{Query, SourceInfo, Timestamp};
 pub use exports::nodelogd::plugin::source::SourceError;
-pub use nodelogd::plugin::types::{Query, SourceInfo, Timestamp};

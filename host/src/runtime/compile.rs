@@ -4,10 +4,11 @@
 //!
 //! The cache key covers the plugin's bytes and the engine's compatibility
 //! hash (wasmtime version, settings, CPU features), so a stale entry is
-//! never loaded. Loading precompiled code trusts the file, so the cache
-//! directory must be writable only by the user nodelogd runs as.
+//! never loaded. Loading precompiled code trusts the file, so a cache
+//! directory that anyone but nodelogd's own user can write to is not used.
 
 use std::hash::{Hash, Hasher};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -21,7 +22,7 @@ pub fn component(
     wasm: &[u8],
     cache: Option<&Path>,
 ) -> anyhow::Result<Component> {
-    let Some(dir) = cache else {
+    let Some(dir) = cache.filter(|dir| usable(dir)) else {
         return Ok(Component::new(engine, wasm)?);
     };
     let path = cache_path(engine, dir, name, wasm);
@@ -47,10 +48,53 @@ pub fn component(
     Ok(unsafe { Component::deserialize(engine, &compiled) }?)
 }
 
+/// Creates the directory (mode 0700) if needed; refuses it, with a warning,
+/// when its owner is another user or others may write to it.
+fn usable(dir: &Path) -> bool {
+    if let Err(e) = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        tracing::warn!(dir = %dir.display(), "plugin cache disabled: {e}");
+        return false;
+    }
+    let trusted = trusted(dir);
+    if !trusted {
+        tracing::warn!(dir = %dir.display(), "plugin cache disabled: the directory is writable by other users");
+    }
+    trusted
+}
+
+fn trusted(dir: &Path) -> bool {
+    std::fs::metadata(dir).is_ok_and(|m| {
+        m.is_dir() && m.uid() == rustix::process::geteuid().as_raw() && m.mode() & 0o022 == 0
+    })
+}
+
 fn cache_path(engine: &Engine, dir: &Path, name: &str, wasm: &[u8]) -> PathBuf {
     let digest = Sha256::digest(wasm);
     let mut compat = std::hash::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut compat);
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
     dir.join(format!("{name}-{hex}-{:016x}.cwasm", compat.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn only_private_directories_are_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        assert!(usable(&cache));
+        assert_eq!(std::fs::metadata(&cache).unwrap().mode() & 0o777, 0o700);
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(!usable(&cache));
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(usable(&cache));
+    }
 }
