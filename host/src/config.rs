@@ -45,10 +45,16 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        // Programs run with `/` as their working directory, so every path
+        // handed to them (or used to start them) must be absolute.
         let journalctl = match args.journalctl.or(file.journalctl) {
-            Some(path) if path.is_file() => Some(path),
+            Some(path) if path.is_file() => Some(absolute(&path, "journalctl")?),
             Some(path) => bail!("journalctl not found at {}", path.display()),
             None => find_on_path("journalctl"),
+        };
+        let journal_dir = match args.journal_dir.or(file.journal_dir) {
+            Some(dir) => Some(absolute(&dir, "journal directory")?),
+            None => None,
         };
         let deadline = args
             .deadline_seconds
@@ -71,7 +77,7 @@ impl Config {
                 .log_dir
                 .or(file.log_dir)
                 .unwrap_or_else(|| "/var/log".into()),
-            journal_dir: args.journal_dir.or(file.journal_dir),
+            journal_dir,
             journalctl,
             node_name: args.node_name.or(file.node_name).unwrap_or_else(hostname),
             deadline: Duration::from_secs(deadline),
@@ -83,6 +89,11 @@ impl Config {
             cache_dir,
         })
     }
+}
+
+fn absolute(path: &Path, what: &str) -> anyhow::Result<PathBuf> {
+    path.canonicalize()
+        .with_context(|| format!("{what} {}", path.display()))
 }
 
 fn find_on_path(program: &str) -> Option<PathBuf> {
@@ -106,4 +117,30 @@ fn default_cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("nodelogd"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_handed_to_programs_are_absolute() {
+        let args = ServeArgs {
+            journal_dir: Some(".".into()),
+            cache_dir: Some("none".into()),
+            ..Default::default()
+        };
+        let config = Config::load(args).unwrap();
+        assert!(config.journal_dir.unwrap().is_absolute());
+        assert_eq!(config.cache_dir, None);
+        let args = ServeArgs {
+            journal_dir: Some("no/such/dir".into()),
+            ..Default::default()
+        };
+        let err = Config::load(args).unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("journal directory no/such/dir: "),
+            "{err:#}"
+        );
+    }
 }
