@@ -91,9 +91,10 @@ impl Config {
     }
 }
 
+/// Absolute, but with symlinks kept as given (they are the operator's names).
 fn absolute(path: &Path, what: &str) -> anyhow::Result<PathBuf> {
-    path.canonicalize()
-        .with_context(|| format!("{what} {}", path.display()))
+    std::fs::metadata(path).with_context(|| format!("{what} {}", path.display()))?;
+    Ok(std::path::absolute(path)?)
 }
 
 fn find_on_path(program: &str) -> Option<PathBuf> {

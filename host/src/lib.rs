@@ -68,7 +68,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }
     let specs = plugins::builtin_specs(&host, &log_root)?;
     let max_instances = (config.max_concurrent_queries * specs.len().max(1)) as u32 + 4;
-    let runtime = Runtime::new(specs, config.cache_dir.as_deref(), max_instances)?;
+    let runtime = Runtime::load(specs, config.cache_dir.as_deref(), max_instances).await?;
     tracing::info!(node = %config.node_name, log_dir = %log_root.path().display(), "plugins loaded");
     let app = App {
         log_root,

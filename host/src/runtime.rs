@@ -49,6 +49,8 @@ struct Plugin {
     pre: LogSourcePre<State>,
     grants: Arc<Grants>,
     limits: Limits,
+    /// Asked once at load time: it describes the plugin, not a request.
+    info: SourceInfo,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,36 +69,46 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Compiles (or loads from `cache`) and links every plugin; fails with
-    /// the plugin's name when one imports something it is not granted.
-    pub fn new(
+    /// Compiles (or loads from `cache`) and links every plugin, then asks
+    /// each for its description; fails with the plugin's name when one
+    /// imports something it is not granted or cannot describe itself.
+    pub async fn load(
         specs: Vec<PluginSpec>,
         cache: Option<&Path>,
         max_instances: u32,
     ) -> anyhow::Result<Self> {
-        let max_memory = specs
-            .iter()
-            .map(|s| s.limits.memory_bytes)
-            .max()
-            .unwrap_or(64 << 20);
-        let engine = engine::new(max_instances, max_memory)?;
-        let plugins = specs
-            .into_iter()
-            .map(|spec| {
-                let load = || -> anyhow::Result<Plugin> {
-                    let component = compile::component(&engine, &spec.name, &spec.wasm, cache)?;
-                    let linker = linker::for_grants(&engine, &spec.grants)?;
-                    Ok(Plugin {
-                        pre: LogSourcePre::new(linker.instantiate_pre(&component)?)?,
-                        name: spec.name.as_str().into(),
-                        grants: Arc::new(spec.grants),
-                        limits: spec.limits,
-                    })
-                };
-                load().map_err(|e| e.context(format!("loading plugin {}", spec.name)))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        Ok(Runtime { engine, plugins })
+        let max_memory = specs.iter().map(|s| s.limits.memory_bytes).max();
+        let engine = engine::new(max_instances, max_memory.unwrap_or(64 << 20))?;
+        let mut runtime = Runtime {
+            engine,
+            plugins: Vec::new(),
+        };
+        for spec in specs {
+            let name = spec.name.clone();
+            let plugin = runtime.load_one(spec, cache).await;
+            runtime
+                .plugins
+                .push(plugin.map_err(|e| e.context(format!("loading plugin {name}")))?);
+        }
+        Ok(runtime)
+    }
+
+    async fn load_one(&self, spec: PluginSpec, cache: Option<&Path>) -> anyhow::Result<Plugin> {
+        let component = compile::component(&self.engine, &spec.name, &spec.wasm, cache)?;
+        let linker = linker::for_grants(&self.engine, &spec.grants)?;
+        let pre = LogSourcePre::new(linker.instantiate_pre(&component)?)?;
+        let name: Arc<str> = spec.name.as_str().into();
+        let grants = Arc::new(spec.grants);
+        let mut instance = Self::instance(&self.engine, &pre, &name, &grants, &spec.limits).await?;
+        let info = instance.info().await?;
+        tracing::info!(plugin = %name, version = %info.version, "{}", info.description);
+        Ok(Plugin {
+            name,
+            pre,
+            grants,
+            limits: spec.limits,
+            info,
+        })
     }
 
     /// How many plugins there are; sources are asked in index order.
@@ -108,11 +120,25 @@ impl Runtime {
         self.plugins.is_empty()
     }
 
+    /// What plugin `index` said about itself at load time.
+    pub fn info(&self, index: usize) -> &SourceInfo {
+        &self.plugins[index].info
+    }
+
     /// A fresh instance of plugin `index` in a store of its own.
     pub async fn instantiate(&self, index: usize) -> Result<Instance, RunError> {
-        let plugin = &self.plugins[index];
-        let state = State::new(plugin.name.clone(), plugin.grants.clone(), &plugin.limits);
-        let mut store = Store::new(&self.engine, state);
+        let p = &self.plugins[index];
+        Self::instance(&self.engine, &p.pre, &p.name, &p.grants, &p.limits).await
+    }
+
+    async fn instance(
+        engine: &Engine,
+        pre: &LogSourcePre<State>,
+        name: &Arc<str>,
+        grants: &Arc<Grants>,
+        limits: &Limits,
+    ) -> Result<Instance, RunError> {
+        let mut store = Store::new(engine, State::new(name.clone(), grants.clone(), limits));
         store.limiter(|s| &mut s.limits);
         // Yield to tokio at every tick so a busy plugin cannot hold a worker
         // thread, and trap once its CPU budget is spent.
@@ -126,16 +152,14 @@ impl Runtime {
                 UpdateDeadline::Yield(1)
             })
         });
-        let name = plugin.name.clone();
-        let source = plugin
-            .pre
+        let source = pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| trap(&name, e))?;
+            .map_err(|e| trap(name, e))?;
         Ok(Instance {
             store,
             source,
-            plugin: name,
+            plugin: name.clone(),
         })
     }
 }
@@ -171,7 +195,7 @@ impl Instance {
         &self.plugin
     }
 
-    pub async fn info(&mut self) -> Result<SourceInfo, RunError> {
+    async fn info(&mut self) -> Result<SourceInfo, RunError> {
         let guest = self.source.nodelogd_plugin_source();
         guest
             .call_info(&mut self.store)

@@ -98,7 +98,7 @@ async fn plan(
         if mine.is_empty() {
             continue;
         }
-        let supports_options = instance.info().await?.supports_options;
+        let supports_options = runtime.info(index).supports_options;
         let step = Step::Source {
             instance,
             services: mine,

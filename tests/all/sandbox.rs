@@ -51,12 +51,10 @@ fn plugins() -> &'static Runtime {
         let grants = Grants::resolve(&manifest, &host_programs(), &log_root()).unwrap();
         let wasm = std::fs::read(env!("NODELOGD_TEST_PLUGIN_MISBEHAVE")).unwrap();
         let spec = nodelogd::plugins::spec(&manifest, wasm, grants);
-        Runtime::new(
-            vec![spec],
-            Some(&fixture().base.parent().unwrap().join("plugin-cache")),
-            16,
-        )
-        .unwrap()
+        let cache = fixture().base.parent().unwrap().join("plugin-cache");
+        runtime()
+            .block_on(Runtime::load(vec![spec], Some(&cache), 16))
+            .unwrap()
     })
 }
 
@@ -195,7 +193,8 @@ fn an_ungranted_capability_fails_at_load_naming_it() {
         nodelogd::plugins::BUILTIN[1].wasm.to_vec(),
         grants,
     );
-    let err = Runtime::new(vec![spec], None, 4)
+    let err = runtime()
+        .block_on(Runtime::load(vec![spec], None, 4))
         .err()
         .expect("loading must fail");
     let chain = format!("{err:#}");
