@@ -7,11 +7,11 @@
 mod listing;
 mod mime;
 
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::time::SystemTime;
 
 use http::{HeaderValue, Response, StatusCode, header};
-use std::io::Read;
 
 use crate::logroot::{Entry, LogRoot, RootError};
 use crate::reply;
@@ -23,32 +23,52 @@ const CHUNK: usize = 256 << 10;
 /// Serves `path` (percent-decoded, relative to the root), as Go's
 /// `FileServer` does after `StripPrefix("/logs/")`.
 pub fn serve(root: &LogRoot, path: &str, query: Option<&str>) -> Response<Body> {
-    let url = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("/{path}")
-    };
+    let url = rooted(path);
     if url.ends_with("/index.html") {
         return reply::redirect("./", query);
     }
     let name = clean(&url);
-    let entry = match root.open_entry(&name) {
-        Ok(entry) => entry,
-        Err(RootError::NotFound) => return reply::not_found(),
+    match root.open_entry(&name) {
+        Ok(entry) => respond(root, &url, &name, entry, query),
+        Err(RootError::NotFound) => reply::not_found(),
         Err(RootError::Io(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            return reply::error(StatusCode::FORBIDDEN, "403 Forbidden");
+            reply::error(StatusCode::FORBIDDEN, "403 Forbidden")
         }
-        Err(RootError::Io(_)) => {
-            return reply::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "500 Internal Server Error",
-            );
-        }
+        Err(RootError::Io(_)) => reply::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "500 Internal Server Error",
+        ),
         Err(refused) => {
             tracing::warn!(path = %name, %refused, "refused a path outside the log root");
-            return reply::error(StatusCode::FORBIDDEN, "403 Forbidden");
+            reply::error(StatusCode::FORBIDDEN, "403 Forbidden")
         }
-    };
+    }
+}
+
+/// Serves a single `query=<file>` from the entry its validation already
+/// opened, so the file checked is the file served.
+pub fn serve_opened(
+    root: &LogRoot,
+    path: &str,
+    entry: Entry,
+    query: Option<&str>,
+) -> Response<Body> {
+    let url = rooted(path);
+    if url.ends_with("/index.html") {
+        return reply::redirect("./", query);
+    }
+    respond(root, &url, &clean(&url), entry, query)
+}
+
+/// Go's redirects for a directory without its trailing slash and a file
+/// with one, then the listing (or `index.html`) or the file itself.
+fn respond(
+    root: &LogRoot,
+    url: &str,
+    name: &str,
+    entry: Entry,
+    query: Option<&str>,
+) -> Response<Body> {
     let base = name.rsplit('/').next().unwrap_or_default();
     match entry {
         Entry::Dir(_) if !url.ends_with('/') => reply::redirect(&format!("{base}/"), query),
@@ -61,9 +81,17 @@ pub fn serve(root: &LogRoot, path: &str, query: Option<&str>) -> Response<Body> 
     }
 }
 
+fn rooted(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    }
+}
+
 /// Streams a regular file, with Go's headers (type by extension, else
 /// sniffed from the first 512 bytes; length; modification time).
-pub fn file(name: &str, mut f: std::fs::File) -> Response<Body> {
+fn file(name: &str, mut f: std::fs::File) -> Response<Body> {
     let meta = f.metadata().ok();
     let mut head = [0u8; 512];
     let sniffed = f.read_at(&mut head, 0).unwrap_or(0);

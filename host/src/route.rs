@@ -70,7 +70,7 @@ async fn logs<B>(app: &App, req: &Request<B>, rest: &str) -> Response<Body> {
                 StatusCode::NOT_ACCEPTABLE,
                 query::file_error(&file, &stat_error(&app.log_root, &file, &e)),
             ),
-            Ok(_) => files::serve(&app.log_root, &file, raw_query),
+            Ok(entry) => files::serve_opened(&app.log_root, &file, entry, raw_query),
         },
         Ok(Valid::Services { services, options }) => {
             let gzip = req

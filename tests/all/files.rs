@@ -38,6 +38,7 @@ fn listing_is_go_markup_sorted_with_escaped_names() {
          <a href=\"odd%20name%3F%23.log\">odd name?#.log</a>\n\
          <a href=\"onlydir/\">onlydir/</a>\n\
          <a href=\"plainname\">plainname</a>\n\
+         <a href=\"podlink\">podlink</a>\n\
          <a href=\"pods/\">pods/</a>\n\
          <a href=\"rel-escape.log\">rel-escape.log</a>\n\
          <a href=\"svcdir/\">svcdir/</a>\n\
@@ -116,6 +117,17 @@ fn in_root_symlinks_work_absolute_and_relative() {
             "{target}"
         );
     }
+}
+
+#[test]
+fn a_file_query_serves_the_file_it_checked() {
+    // `..` after a symlinked directory climbs from the link's target, as the
+    // check resolved it, not from where the link sits.
+    let resp = http::get(
+        fixture().addr,
+        "/logs/?query=/podlink/../default_web-1_uid/app/0.log",
+    );
+    assert_eq!((resp.status, resp.text().as_str()), (200, POD_LOG));
 }
 
 #[test]

@@ -48,6 +48,7 @@ pub fn build(top: &Path) -> std::io::Result<LogTree> {
         "../pods/default_web-1_uid/app/0.log",
         root.join("containers/relative.log"),
     )?;
+    symlink(root.join("pods/default_web-1_uid"), root.join("podlink"))?;
     // Hostile links.
     symlink(&secret, root.join("abs-escape.log"))?;
     symlink("../secret", root.join("rel-escape.log"))?;
