@@ -18,7 +18,6 @@ pub mod config;
 mod files;
 pub mod logroot;
 pub mod plugins;
-pub mod query;
 mod reply;
 mod route;
 pub mod runtime;
@@ -34,6 +33,8 @@ use tokio::sync::Semaphore;
 use caps::{HostPrograms, ProgramPolicy};
 use config::Config;
 use logroot::LogRoot;
+/// The query parameters, shared with the client as the `nodelogd-query` crate.
+pub use nodelogd_query as query;
 use route::App;
 use runtime::Runtime;
 pub use server::Running;
