@@ -199,6 +199,36 @@ fn u_v_validation() {
     ); // D21
 }
 
+/// Patterns that Go's regexp refuses but the RE2 check once let through to
+/// journalctl, whose PCRE2 then failed inside a 200 response.
+#[test]
+fn patterns_go_refuses_are_406_before_any_source_runs() {
+    for (pattern, shown, detail) in [
+        (
+            "a%7B1000%7D%7B1000%7D",
+            "a{1000}{1000}",
+            "error parsing regexp: invalid nested repetition operator: `{1000}{1000}`",
+        ),
+        (
+            ".%7B65536%7D",
+            ".{65536}",
+            "error parsing regexp: invalid repeat count: `{65536}`",
+        ),
+        (
+            "(a%7B100%7D)%7B100%7D",
+            "(a{100}){100}",
+            "error parsing regexp: invalid repeat count: `{100}`",
+        ),
+        ("a%00b", "a\\x00b", "input contains unsupported characters"),
+    ] {
+        get(
+            &format!("/logs/?query=kubelet&pattern={pattern}"),
+            406,
+            &format!("pattern: Invalid value: \"{shown}\": {detail}\n"),
+        );
+    }
+}
+
 #[test]
 fn u_h_file_fallback() {
     get(
