@@ -2,9 +2,18 @@
 //! shell), cleared environment, stdin closed, working directory `/`, and
 //! stdout and stderr on one pipe (the kubelet hands journalctl the same
 //! writer for both, so its error text lands in the body in order).
+//!
+//! Each program also starts with no descriptor but its stdio (whatever
+//! nodelogd inherited without close-on-exec stays behind), in a process
+//! group of its own that is killed as a whole, and with `PR_SET_PDEATHSIG`
+//! so it dies with nodelogd. The death signal is tied to the thread that
+//! started it, a tokio worker, which lives as long as nodelogd's runtime.
 
+use std::io;
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
+
+use rustix::process::{Pid, Signal};
 
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
@@ -18,11 +27,19 @@ use crate::runtime::bindings::nodelogd::plugin::process;
 /// request's store went away) kills the program and reaps it.
 pub struct ChildProc {
     child: Option<tokio::process::Child>,
+    /// The program's process group (its pid). The id stays reserved while
+    /// any member lives, so killing it later cannot hit a stranger.
+    group: Option<Pid>,
     output: pipe::Receiver,
 }
 
 impl Drop for ChildProc {
     fn drop(&mut self) {
+        if let Some(group) = self.group {
+            // Also what the program started itself; fails harmlessly once
+            // the whole group is gone.
+            let _ = rustix::process::kill_process_group(group, Signal::KILL);
+        }
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -36,8 +53,28 @@ impl Drop for ChildProc {
     }
 }
 
-fn start(program: &Program, args: &[String]) -> std::io::Result<ChildProc> {
-    let (reader, writer) = std::io::pipe()?;
+/// Runs in the child between fork and exec, so only async-signal-safe
+/// calls: no allocation, no locks.
+fn confine_child(parent: Option<Pid>) -> io::Result<()> {
+    // Mark every descriptor above stdio close-on-exec rather than closing
+    // it: the standard library still needs its own (already close-on-exec)
+    // pipe to report a failed exec.
+    // SAFETY: close_range only changes descriptor flags.
+    let marked = unsafe { libc::close_range(3, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    if marked != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+    // nodelogd may have died before the line above; then nothing would
+    // ever send the signal.
+    if rustix::process::getppid() != parent {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    Ok(())
+}
+
+fn start(program: &Program, args: &[String]) -> io::Result<ChildProc> {
+    let (reader, writer) = io::pipe()?;
     let mut cmd = tokio::process::Command::new(&program.policy.path);
     cmd.args(&program.policy.leading_args)
         .args(args)
@@ -47,14 +84,22 @@ fn start(program: &Program, args: &[String]) -> std::io::Result<ChildProc> {
         .stdin(Stdio::null())
         .stderr(writer.try_clone()?)
         .stdout(writer)
+        .process_group(0)
         .kill_on_drop(true);
+    let parent = Some(rustix::process::getpid());
+    // SAFETY: `confine_child` is async-signal-safe (see there).
+    unsafe {
+        cmd.pre_exec(move || confine_child(parent));
+    }
     let child = cmd.spawn()?;
+    let group = child.id().and_then(|id| Pid::from_raw(id.try_into().ok()?));
     // `cmd` holds our copies of the pipe's write end; drop them so the
     // reader sees end-of-file when the program exits.
     drop(cmd);
     let output = pipe::Receiver::from_owned_fd(OwnedFd::from(reader))?;
     Ok(ChildProc {
         child: Some(child),
+        group,
         output,
     })
 }
