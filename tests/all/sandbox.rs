@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use nodelogd::caps::{Grants, HostPrograms, Manifest, ProgramPolicy};
+use nodelogd::cli::ServeArgs;
 use nodelogd::logroot::LogRoot;
 use nodelogd::runtime::bindings::Query;
 use nodelogd::runtime::{PluginSpec, RunError, Runtime};
@@ -287,4 +288,30 @@ fn a_program_runs_in_a_process_group_of_its_own() {
     let words: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(words.len(), 4, "{out}");
     assert_eq!(words[1], words[3], "{out}");
+}
+
+/// `logfile` reads ahead on the blocking pool and serves the plugin's
+/// 64 KiB reads from that: a file of several read-aheads, with an odd
+/// tail, comes back whole and in order through the built-in file plugin.
+#[test]
+fn a_large_file_reads_back_whole_through_the_file_plugin() {
+    let root = fixture().base.join("readahead-root");
+    std::fs::create_dir_all(&root).unwrap();
+    let content: Vec<u8> = (0..700_001u32)
+        .map(|i| b"0123456789abcdef\n"[(i % 17) as usize] ^ ((i / 17 % 7) as u8))
+        .collect();
+    std::fs::write(root.join("readahead.log"), &content).unwrap();
+    let args = ServeArgs {
+        listen: Some(([127, 0, 0, 1], 0).into()),
+        log_dir: Some(root),
+        journal_dir: Some(fixture().journal_dir.clone()),
+        cache_dir: Some(plugin_cache()),
+        ..Default::default()
+    };
+    let config = nodelogd::config::Config::load(args).unwrap();
+    let running = runtime().block_on(nodelogd::start(config)).unwrap();
+    let resp = nodelogd_tests::http::get(running.local_addr, "/logs/?query=readahead");
+    assert_eq!(resp.status, 200);
+    assert!(resp.body == content, "{} bytes back", resp.body.len());
+    std::mem::forget(running);
 }

@@ -3,7 +3,9 @@
 //!
 //! Opening and reading touch the file system, which can block (a slow disk,
 //! NFS, a FUSE mount), so both run on tokio's blocking pool, never on the
-//! async workers that serve every other connection.
+//! async workers that serve every other connection. A trip to that pool
+//! costs about as much as copying 64 KiB, so each read takes up to
+//! `READ_AHEAD` and serves the plugin's next reads from what is left.
 
 use std::fs::File;
 use std::io::Read;
@@ -22,9 +24,14 @@ pub const MAX_OPEN: u32 = 16;
 /// before the resolver expands the path into per-component allocations.
 pub const MAX_PATH_BYTES: usize = 4096;
 pub const MAX_PATH_COMPONENTS: usize = 256;
+/// Bytes read from the file per trip to the blocking pool.
+const READ_AHEAD: u32 = 256 << 10;
 
 pub struct FileReader {
     file: Arc<File>,
+    /// Read from the file; `ahead[taken..]` is not yet handed to the plugin.
+    ahead: Vec<u8>,
+    taken: usize,
 }
 
 /// Why a path is refused before it is resolved, if it is.
@@ -61,6 +68,8 @@ impl logfile::Host for State {
             Ok(Entry::File(file)) => {
                 let reader = self.table.push(FileReader {
                     file: Arc::new(file),
+                    ahead: Vec::new(),
+                    taken: 0,
                 })?;
                 self.open_files += 1;
                 Ok(reader)
@@ -79,14 +88,28 @@ impl logfile::HostReader for State {
         reader: Resource<FileReader>,
         max_bytes: u32,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
-        let file = self.table.get(&reader)?.file.clone();
-        let (buf, read) = tokio::task::spawn_blocking(move || {
-            let mut buf = super::read_buffer(max_bytes);
-            let read = (&*file).read(&mut buf);
-            (buf, read)
-        })
-        .await?;
-        Ok(super::read_result(buf, read))
+        let want = max_bytes.clamp(1, super::MAX_READ) as usize;
+        let entry = self.table.get_mut(&reader)?;
+        if entry.taken == entry.ahead.len() {
+            let file = entry.file.clone();
+            let (buf, read) = tokio::task::spawn_blocking(move || {
+                let mut buf = super::read_buffer(READ_AHEAD.max(max_bytes));
+                let read = (&*file).read(&mut buf);
+                (buf, read)
+            })
+            .await?;
+            let entry = self.table.get_mut(&reader)?;
+            match super::read_result(buf, read) {
+                Ok(Some(bytes)) if bytes.len() <= want => return Ok(Ok(Some(bytes))),
+                Ok(Some(bytes)) => (entry.ahead, entry.taken) = (bytes, 0),
+                done => return Ok(done),
+            }
+        }
+        let entry = self.table.get_mut(&reader)?;
+        let end = entry.ahead.len().min(entry.taken + want);
+        let bytes = entry.ahead[entry.taken..end].to_vec();
+        entry.taken = end;
+        Ok(Ok(Some(bytes)))
     }
 
     async fn drop(&mut self, reader: Resource<FileReader>) -> wasmtime::Result<()> {
