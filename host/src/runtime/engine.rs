@@ -11,15 +11,17 @@
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// Fuel per millisecond of budget: about what Cranelift's code for a
-/// plain loop burns per millisecond on a current x86-64 core (measured:
-/// `tests/all/sandbox.rs`'s runaway loop spends a 300 ms budget in about
-/// that much time).
-pub const FUEL_PER_MS: u64 = 1_000_000;
+/// Fuel per millisecond of budget. Measured here (2 cores, loaded): the
+/// misbehave plugin's runaway loop burns 300 million in 60 to 90 ms, so
+/// 4 million is about one millisecond of the fastest wasm; code that does
+/// real work (loads, calls) burns less per millisecond and so gets at
+/// least `cpu-ms` of CPU.
+pub const FUEL_PER_MS: u64 = 4_000_000;
 
 /// A busy plugin gives its worker thread back to tokio after this much
-/// fuel (about a millisecond), so it cannot starve other requests.
-pub const YIELD_EVERY: u64 = FUEL_PER_MS;
+/// fuel (a quarter of a millisecond or more), so it cannot starve other
+/// requests.
+pub const YIELD_EVERY: u64 = FUEL_PER_MS / 4;
 
 pub fn new(max_instances: u32, max_memory_bytes: usize) -> anyhow::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
