@@ -106,7 +106,7 @@ impl Runtime {
         let grants = Arc::new(spec.grants);
         let mut instance = Self::instance(&self.engine, &pre, &name, &grants, &spec.limits).await?;
         let info = instance.info().await?;
-        tracing::info!(plugin = %name, version = %info.version, "{}", info.description);
+        tracing::info!(plugin = %name, version = ?info.version, description = ?info.description, "plugin loaded");
         Ok(Plugin {
             name,
             pre,

@@ -113,7 +113,7 @@ impl process::Host for State {
         let granted = match self.grants.allow_exec(&program, &args) {
             Ok(p) => p,
             Err(denied) => {
-                tracing::warn!(plugin = %self.plugin, %denied, "refused a program");
+                tracing::warn!(plugin = %self.plugin, ?denied, "refused a program");
                 return Ok(Err(denied.to_string()));
             }
         };
