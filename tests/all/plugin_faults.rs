@@ -164,3 +164,38 @@ fn a_stream_runs_longer_than_ten_seconds_on_a_300_ms_cpu_budget() {
     );
     assert!(body.ends_with("line 1009\n"));
 }
+
+/// Pins orphaned programs: when nodelogd itself died (here SIGKILL), the
+/// programs its plugins had started lived on. `PR_SET_PDEATHSIG` ends them.
+#[test]
+fn programs_die_with_nodelogd() {
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_nodelogd-misbehave-server"))
+        .arg(&fixture().logs.root)
+        .arg(crate::sandbox::plugin_cache())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line.trim().parse().expect("the server's address");
+    // The request blocks in `read` on sleep's output until killed.
+    let _client = http::send(addr, "GET", "/logs/?query=sleep-8765435", &[]);
+    let started = Instant::now();
+    while procs::matching("sleep 8765435").is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "sleep never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(
+        procs::gone_within("sleep 8765435", Duration::from_secs(1)),
+        "sleep outlived nodelogd"
+    );
+}

@@ -8,7 +8,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use nodelogd::caps::{Grants, HostPrograms, Manifest, ProgramPolicy};
+use nodelogd::caps::{Grants, HostPrograms, Manifest};
 use nodelogd::cli::ServeArgs;
 use nodelogd::logroot::LogRoot;
 use nodelogd::runtime::bindings::Query;
@@ -17,51 +17,14 @@ use nodelogd_tests::fixture::runtime;
 
 use crate::fixture;
 
-const MANIFEST: &str = r#"
-name = "misbehave"
-read-log-root = true
-[[programs]]
-name = "sleep"
-args = ["[0-9]{1,7}"]
-[[programs]]
-name = "probe"
-args = ["trickle", "fds", "group", "grandchild", "[0-9]{1,7}"]
-[limits]
-memory-mib = 32
-cpu-ms = 300
-max-processes = 1
-"#;
-
-fn host_programs() -> HostPrograms {
-    let sleep = ["/bin/sleep", "/usr/bin/sleep"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap();
-    let policy = |path: &str| ProgramPolicy {
-        path: path.into(),
-        leading_args: vec![],
-        env_passthrough: vec![],
-    };
-    HostPrograms::from([
-        ("sleep".to_string(), policy(sleep)),
-        (
-            "probe".to_string(),
-            policy(env!("CARGO_BIN_EXE_nodelogd-probe")),
-        ),
-    ])
-}
-
 fn log_root() -> Arc<LogRoot> {
     Arc::new(LogRoot::open(&fixture().logs.root).unwrap())
 }
 
-/// The misbehaving plugin with its test grant: 300 ms of CPU, 32 MiB, one
-/// program at a time.
+/// The misbehaving plugin over the shared fixture's log root.
 pub fn misbehave() -> PluginSpec {
-    let manifest = Manifest::parse(MANIFEST).unwrap();
-    let grants = Grants::resolve(&manifest, &host_programs(), &log_root()).unwrap();
-    let wasm = std::fs::read(env!("NODELOGD_TEST_PLUGIN_MISBEHAVE")).unwrap();
-    nodelogd::plugins::spec(&manifest, wasm, grants)
+    let probe = std::path::Path::new(env!("CARGO_BIN_EXE_nodelogd-probe"));
+    nodelogd_tests::misbehave::spec(&log_root(), probe)
 }
 
 pub fn plugin_cache() -> std::path::PathBuf {
