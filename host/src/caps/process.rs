@@ -27,19 +27,27 @@ use crate::runtime::bindings::nodelogd::plugin::process;
 /// request's store went away) kills the program and reaps it.
 pub struct ChildProc {
     child: Option<tokio::process::Child>,
-    /// The program's process group (its pid). The id stays reserved while
-    /// any member lives, so killing it later cannot hit a stranger.
+    /// The program's process group (its pid), until it is killed.
     group: Option<Pid>,
     output: pipe::Receiver,
 }
 
-impl Drop for ChildProc {
-    fn drop(&mut self) {
-        if let Some(group) = self.group {
-            // Also what the program started itself; fails harmlessly once
-            // the whole group is gone.
+impl ChildProc {
+    /// Kills the program's group: also what the program started itself.
+    /// Done once, while the group's id is still reserved: before the
+    /// program is reaped, or at once after `wait` reaped it (the id could
+    /// be reused by another group later).
+    fn kill_group(&mut self) {
+        if let Some(group) = self.group.take() {
+            // Fails harmlessly when the whole group is already gone.
             let _ = rustix::process::kill_process_group(group, Signal::KILL);
         }
+    }
+}
+
+impl Drop for ChildProc {
+    fn drop(&mut self) {
+        self.kill_group();
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -145,15 +153,11 @@ impl process::HostChild for State {
     }
 
     async fn wait(&mut self, child: Resource<ChildProc>) -> wasmtime::Result<Result<i32, String>> {
-        let proc = self
-            .table
-            .get_mut(&child)?
-            .child
-            .as_mut()
-            .expect("a child is only taken in drop");
-        Ok(proc
-            .wait()
-            .await
+        let entry = self.table.get_mut(&child)?;
+        let proc = entry.child.as_mut().expect("a child is only taken in drop");
+        let status = proc.wait().await;
+        entry.kill_group();
+        Ok(status
             .map(|s| s.code().unwrap_or(-1))
             .map_err(|e| e.to_string()))
     }
