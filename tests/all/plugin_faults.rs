@@ -165,25 +165,48 @@ fn a_stream_runs_longer_than_ten_seconds_on_a_300_ms_cpu_budget() {
     assert!(body.ends_with("line 1009\n"));
 }
 
+/// nodelogd in a process of its own (`nodelogd-misbehave-server`), for
+/// what only shows when it dies or in its own log; stderr is piped.
+struct OwnServer {
+    process: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl OwnServer {
+    fn start() -> Self {
+        let mut process =
+            std::process::Command::new(env!("CARGO_BIN_EXE_nodelogd-misbehave-server"))
+                .arg(&fixture().logs.root)
+                .arg(crate::sandbox::plugin_cache())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(process.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let addr = line.trim().parse().expect("the server's address");
+        OwnServer { process, addr }
+    }
+
+    /// Kills it (SIGKILL) and returns what it logged.
+    fn kill(mut self) -> String {
+        self.process.kill().unwrap();
+        let out = self.process.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
 /// Pins orphaned programs: when nodelogd itself died (here SIGKILL), the
 /// programs its plugins had started lived on. `PR_SET_PDEATHSIG` ends them.
 #[test]
 fn programs_die_with_nodelogd() {
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_nodelogd-misbehave-server"))
-        .arg(&fixture().logs.root)
-        .arg(crate::sandbox::plugin_cache())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr = line.trim().parse().expect("the server's address");
+    let server = OwnServer::start();
     // The request blocks in `read` on sleep's output until killed.
-    let _client = http::send(addr, "GET", "/logs/?query=sleep-8765435", &[]);
+    let _client = http::send(server.addr, "GET", "/logs/?query=sleep-8765435", &[]);
     let started = Instant::now();
     while procs::matching("sleep 8765435").is_empty() {
         assert!(
@@ -192,10 +215,33 @@ fn programs_die_with_nodelogd() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     assert!(
         procs::gone_within("sleep 8765435", Duration::from_secs(1)),
         "sleep outlived nodelogd"
+    );
+}
+
+/// Pins plugin log forgery and floods: messages were logged raw (a newline
+/// started a line of the plugin's choosing) and without a rate limit.
+#[test]
+fn plugin_log_messages_are_escaped_and_rate_limited() {
+    let server = OwnServer::start();
+    let resp = http::get(server.addr, "/logs/?query=log-forge");
+    assert_eq!(resp.text(), "logged\n");
+    let log = server.kill();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("forged")).collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(r"\nforged line\u{1b}[31m\0")),
+        "{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "{log}");
+    // A burst of 20, plus what refills while the 100 calls run.
+    assert!(
+        (20..30).contains(&lines.len()),
+        "{} lines: {log}",
+        lines.len()
     );
 }

@@ -3,7 +3,8 @@
 //!
 //!   nodelogd-misbehave-server LOG_DIR CACHE_DIR
 //!
-//! Prints the address it listens on, then serves until killed.
+//! Prints the address it listens on, then serves until killed, logging
+//! to stderr as nodelogd does.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +16,10 @@ use nodelogd::logroot::LogRoot;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
     let mut args = std::env::args_os().skip(1).map(PathBuf::from);
     let (log_dir, cache_dir) = args
         .next()

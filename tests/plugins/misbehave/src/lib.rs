@@ -6,7 +6,7 @@
 use exports::nodelogd::plugin::source::{
     Guest, GuestLogStream, LogStream, Query, SourceError, SourceInfo,
 };
-use nodelogd::plugin::{logfile, process};
+use nodelogd::plugin::{log, logfile, process};
 
 wit_bindgen::generate!({ path: "../../../wit", world: "log-source" });
 
@@ -76,6 +76,14 @@ impl GuestLogStream for Stream {
                 *self.mode.borrow_mut() = "trap".into();
                 self.done.set(false);
                 text("hello\n")
+            }
+            // Tries to forge lines in the host's log, and to flood it.
+            "log-forge" => {
+                for n in 0..100 {
+                    let forged = format!("{n}\nforged line\x1b[31m\0");
+                    log::log(log::Level::Error, &forged);
+                }
+                text("logged\n")
             }
             "open-many" => {
                 let mut readers = Vec::new();
