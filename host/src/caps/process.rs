@@ -61,16 +61,29 @@ impl Drop for ChildProc {
     }
 }
 
+/// Where to stop marking descriptors one by one when the kernel lacks
+/// `close_range(CLOSE_RANGE_CLOEXEC)` (before Linux 5.11): the descriptor
+/// limit, bounded so a huge limit cannot stall every spawn.
+fn fd_scan_limit() -> i32 {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    limit.map_or(1 << 16, |n| n.min(1 << 16)) as i32
+}
+
 /// Runs in the child between fork and exec, so only async-signal-safe
 /// calls: no allocation, no locks.
-fn confine_child(parent: Option<Pid>) -> io::Result<()> {
+fn confine_child(parent: Option<Pid>, fd_limit: i32) -> io::Result<()> {
     // Mark every descriptor above stdio close-on-exec rather than closing
     // it: the standard library still needs its own (already close-on-exec)
     // pipe to report a failed exec.
-    // SAFETY: close_range only changes descriptor flags.
+    // SAFETY: close_range and fcntl only change descriptor flags.
     let marked = unsafe { libc::close_range(3, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
     if marked != 0 {
-        return Err(io::Error::last_os_error());
+        for fd in 3..fd_limit {
+            let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+            }
+        }
     }
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
     // nodelogd may have died before the line above; then nothing would
@@ -94,10 +107,10 @@ fn start(program: &Program, args: &[String]) -> io::Result<ChildProc> {
         .stdout(writer)
         .process_group(0)
         .kill_on_drop(true);
-    let parent = Some(rustix::process::getpid());
+    let (parent, fd_limit) = (Some(rustix::process::getpid()), fd_scan_limit());
     // SAFETY: `confine_child` is async-signal-safe (see there).
     unsafe {
-        cmd.pre_exec(move || confine_child(parent));
+        cmd.pre_exec(move || confine_child(parent, fd_limit));
     }
     let child = cmd.spawn()?;
     let group = child.id().and_then(|id| Pid::from_raw(id.try_into().ok()?));
