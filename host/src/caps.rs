@@ -4,7 +4,7 @@
 //! first. A refusal is an error value the plugin sees, never a trap.
 
 pub mod grants;
-mod log;
+pub(crate) mod log;
 pub mod logfile;
 pub mod process;
 

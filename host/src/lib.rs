@@ -36,15 +36,23 @@ use logroot::LogRoot;
 /// The query parameters, shared with the client as the `nodelogd-query` crate.
 pub use nodelogd_query as query;
 use route::App;
-use runtime::Runtime;
+use runtime::{PluginSpec, Runtime};
 pub use server::Running;
 
-/// Environment variables journalctl keeps: its output's language and
-/// character set. Everything else in nodelogd's environment is withheld.
+/// The only environment variables journalctl gets (when set in nodelogd's
+/// own environment): `LANG`, `LC_ALL`, `LC_CTYPE` and `LC_TIME`, for its
+/// output's language, character set and time format. Everything else,
+/// the other `LC_*` variables included, is withheld.
 const JOURNALCTL_ENV: [&str; 4] = ["LANG", "LC_ALL", "LC_CTYPE", "LC_TIME"];
 
 /// Loads the plugins and starts serving; returns once the socket is bound.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    start_with(config, Vec::new()).await
+}
+
+/// [`start`], with `extra` plugins asked before the built-in ones (tests
+/// use it to serve a misbehaving plugin over HTTP).
+pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Result<Running> {
     server::ensure_loopback(config.listen)?;
     let log_root = Arc::new(
         LogRoot::open(&config.log_dir)
@@ -67,8 +75,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             },
         );
     }
-    let specs = plugins::builtin_specs(&host, &log_root)?;
-    let max_instances = (config.max_concurrent_queries * specs.len().max(1)) as u32 + 4;
+    let mut specs = extra;
+    specs.extend(plugins::builtin_specs(&host, &log_root)?);
+    let max_instances = config
+        .max_concurrent_queries
+        .saturating_mul(specs.len().max(1))
+        .try_into()
+        .unwrap_or(u32::MAX)
+        .saturating_add(4);
     let runtime = Runtime::load(specs, config.cache_dir.as_deref(), max_instances).await?;
     tracing::info!(node = %config.node_name, log_dir = %log_root.path().display(), "plugins loaded");
     let app = App {

@@ -124,8 +124,14 @@ impl LogRoot {
                     let file = openat(
                         parent,
                         &name,
-                        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+                        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY,
                     )?;
+                    // The name may have been swapped since the check above:
+                    // judge what was opened, not the path.
+                    let opened = rustix::fs::fstat(&file).map_err(io::Error::from)?;
+                    if FileType::from_raw_mode(opened.st_mode) != FileType::RegularFile {
+                        return Err(RootError::Special);
+                    }
                     return Ok(Entry::File(File::from(file)));
                 }
                 FileType::RegularFile => return Err(RootError::NotFound),

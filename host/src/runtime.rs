@@ -1,9 +1,10 @@
 //! Runs log-source plugins: one `Engine`, each plugin compiled once into an
 //! `InstancePre`, and one fresh `Store` per request, so a trap, a panic or a
-//! runaway loop ends that request only. Limits per store: linear memory
-//! (`StoreLimits`), CPU time in wasm (epoch ticks, then an interrupt trap),
-//! and a cap on programs running at once; the caller adds the wall-clock
-//! deadline, because epochs cannot interrupt a guest blocked in a host call.
+//! runaway loop ends that request only. Limits per store: linear memory,
+//! tables and instances (`StoreLimits`), CPU spent in wasm (fuel, then a
+//! trap; see `engine`), host resources (`state`) and programs running at
+//! once; the caller adds the wall-clock deadline, because fuel cannot
+//! interrupt a guest blocked in a host call.
 
 pub mod bindings;
 mod compile;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::ResourceAny;
-use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime::{Engine, Store, Trap};
 
 use crate::caps::Grants;
 use bindings::{LogSource, LogSourcePre, Query, SourceError, SourceInfo};
@@ -26,13 +27,17 @@ pub use state::State;
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub memory_bytes: usize,
-    /// Time the plugin's own code may run per request (host calls excluded).
+    /// CPU the plugin's own code may use per request, counted in fuel
+    /// (`engine::FUEL_PER_MS` a millisecond); time the host spends in its
+    /// calls (waiting for a program's output, reading a file) is not
+    /// charged.
     pub cpu: Duration,
 }
 
 impl Limits {
-    fn cpu_ticks(&self) -> u64 {
-        (self.cpu.as_millis() / engine::TICK.as_millis()).max(1) as u64
+    fn fuel(&self) -> u64 {
+        let ms = u64::try_from(self.cpu.as_millis()).unwrap_or(u64::MAX);
+        ms.saturating_mul(engine::FUEL_PER_MS).max(1)
     }
 }
 
@@ -101,7 +106,7 @@ impl Runtime {
         let grants = Arc::new(spec.grants);
         let mut instance = Self::instance(&self.engine, &pre, &name, &grants, &spec.limits).await?;
         let info = instance.info().await?;
-        tracing::info!(plugin = %name, version = %info.version, "{}", info.description);
+        tracing::info!(plugin = %name, version = ?info.version, description = ?info.description, "plugin loaded");
         Ok(Plugin {
             name,
             pre,
@@ -140,18 +145,12 @@ impl Runtime {
     ) -> Result<Instance, RunError> {
         let mut store = Store::new(engine, State::new(name.clone(), grants.clone(), limits));
         store.limiter(|s| &mut s.limits);
-        // Yield to tokio at every tick so a busy plugin cannot hold a worker
-        // thread, and trap once its CPU budget is spent.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut cx| {
-            let s = cx.data_mut();
-            s.cpu_ticks += 1;
-            Ok(if s.cpu_ticks > s.cpu_budget {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
-        });
+        // The budget traps once spent; yielding to tokio every so often
+        // keeps a busy plugin from holding a worker thread.
+        let fuel = store
+            .set_fuel(limits.fuel())
+            .and_then(|()| store.fuel_async_yield_interval(Some(engine::YIELD_EVERY)));
+        fuel.map_err(|e| trap(name, e))?;
         let source = pre
             .instantiate_async(&mut store)
             .await
@@ -165,9 +164,14 @@ impl Runtime {
 }
 
 fn trap(plugin: &Arc<str>, e: wasmtime::Error) -> RunError {
+    let detail = if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
+        "used up its CPU budget (cpu-ms)".to_string()
+    } else {
+        format!("{:#}", e.root_cause())
+    };
     RunError::Trap {
         plugin: plugin.clone(),
-        detail: format!("{:#}", e.root_cause()),
+        detail,
     }
 }
 

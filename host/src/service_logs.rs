@@ -47,7 +47,7 @@ pub async fn respond(
     let steps = match timeout_at(deadline, plan(&app.runtime, &services, &options)).await {
         Ok(Ok(steps)) => steps,
         Ok(Err(e)) => {
-            tracing::error!("{e}");
+            tracing::error!(error = ?e.to_string(), "choosing sources failed");
             return reply::error(StatusCode::INTERNAL_SERVER_ERROR, e);
         }
         Err(_) => {
@@ -165,7 +165,7 @@ async fn run(steps: Vec<Step>, template: Query, sink: &mut Sink) {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
-                tracing::error!(%plugin, "{e}");
+                tracing::error!(%plugin, error = ?e.to_string(), "log source failed");
                 if sink
                     .send(format!("\nerror: {e}\n").as_bytes())
                     .await

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use nodelogd::cli::ServeArgs;
 use nodelogd::config::Config;
+use nodelogd::runtime::PluginSpec;
 
 use crate::journal;
 use crate::logtree::{self, LogTree};
@@ -62,7 +63,12 @@ impl Fixture {
 
     /// Starts another nodelogd over the same data; `args` may change any
     /// setting but the paths.
-    pub fn serve(&self, mut args: ServeArgs) -> SocketAddr {
+    pub fn serve(&self, args: ServeArgs) -> SocketAddr {
+        self.serve_with(args, Vec::new())
+    }
+
+    /// [`Fixture::serve`] with `extra` plugins asked before the built-ins.
+    pub fn serve_with(&self, mut args: ServeArgs, extra: Vec<PluginSpec>) -> SocketAddr {
         args.listen = Some(([127, 0, 0, 1], 0).into());
         args.log_dir = Some(self.logs.root.clone());
         args.journal_dir.get_or_insert(self.journal_dir.clone());
@@ -70,7 +76,7 @@ impl Fixture {
         args.cache_dir = Some(self.base.parent().unwrap().join("plugin-cache"));
         let config = Config::load(args).expect("test configuration");
         let running = runtime()
-            .block_on(nodelogd::start(config))
+            .block_on(nodelogd::start_with(config, extra))
             .expect("starting nodelogd");
         let addr = running.local_addr;
         // Runs until the test binary exits.

@@ -2,10 +2,12 @@
 //! code. `journal` writes a systemd journal through systemd-journal-remote,
 //! `logtree` lays out a log root with files and symlinks, `http` is a tiny
 //! HTTP/1.1 client that sees exactly the bytes on the wire, and `fixture`
-//! starts nodelogd in-process over them.
+//! starts nodelogd in-process over them; `misbehave` is the misbehaving
+//! test plugin with its grant.
 
 pub mod fixture;
 pub mod http;
 pub mod journal;
 pub mod logtree;
+pub mod misbehave;
 pub mod procs;

@@ -8,7 +8,10 @@
 //! Argument rules: every argv element the plugin passes must match one of
 //! the program's rules, each a regular expression matched against the
 //! whole element. The journald plugin's manifest therefore allows
-//! `--unit=<name>` but no `--file=`, `--directory=` or `--root=`.
+//! `--unit=<name>` but no `--file=`, `--directory=` or `--root=`. A rule is
+//! matched as `^(?:rule)$`, and must parse as a regular expression on its
+//! own first, so it cannot close the group and escape the anchors (as
+//! `--unit=[a-z]+)|(.*` would, matching anything); such rules fail the load.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -133,8 +136,8 @@ impl Grants {
                 .args
                 .iter()
                 .map(|r| {
-                    Regex::new(&format!("^(?:{r})$"))
-                        .with_context(|| format!("argument rule {r:?}"))
+                    whole_element_rule(r)
+                        .with_context(|| format!("plugin {}: argument rule {r:?}", manifest.name))
                 })
                 .collect::<anyhow::Result<_>>()?;
             programs.insert(
@@ -180,9 +183,21 @@ impl Grants {
         Ok(program)
     }
 
-    pub fn allow_read(&self) -> Result<&LogRoot, Denied> {
-        self.log_root.as_deref().ok_or(Denied::LogRoot)
+    pub fn allow_read(&self) -> Result<&Arc<LogRoot>, Denied> {
+        self.log_root.as_ref().ok_or(Denied::LogRoot)
     }
+}
+
+/// A rule as a regex that matches whole elements only. Parsed alone first:
+/// a rule that is not a complete expression by itself (an unbalanced `)`,
+/// a trailing `\`) could otherwise break out of the wrapper. A rule that
+/// parses alone cannot: the wrapper's `)$` then closes the wrapper's own
+/// group, or (after an `(?x)` comment) makes the whole fail to compile.
+fn whole_element_rule(rule: &str) -> anyhow::Result<Regex> {
+    regex_syntax::Parser::new()
+        .parse(rule)
+        .context("not a complete regular expression on its own")?;
+    Ok(Regex::new(&format!("^(?:{rule})$"))?)
 }
 
 #[cfg(test)]
@@ -290,5 +305,51 @@ mod tests {
             "{err}"
         );
         assert!(Manifest::parse("name = \"x\"\nfoo = 1").is_err());
+    }
+
+    /// Pins the anchor escape: `^(?:--unit=[a-z]+)|(.*)$` matched
+    /// `--file=/etc/shadow` with the old wrapper.
+    #[test]
+    fn a_rule_that_escapes_its_anchors_fails_the_load() {
+        let root = Arc::new(LogRoot::open(&std::env::temp_dir()).unwrap());
+        let policy = ProgramPolicy {
+            path: "/bin/true".into(),
+            leading_args: vec![],
+            env_passthrough: vec![],
+        };
+        let host = HostPrograms::from([("journalctl".to_string(), policy)]);
+        for rule in [
+            r"--unit=[a-z]+)|(.*",
+            r"--unit=x\",
+            r"(?x)--unit=x#",
+            "a)(b",
+        ] {
+            let text = format!(
+                "name = \"evil\"\n[[programs]]\nname = \"journalctl\"\nargs = [{rule:?}]\n"
+            );
+            let manifest = Manifest::parse(&text).unwrap();
+            let err = Grants::resolve(&manifest, &host, &root).unwrap_err();
+            assert!(
+                format!("{err:#}").starts_with("plugin evil: argument rule"),
+                "{rule}: {err:#}"
+            );
+        }
+        let text = "name = \"ok\"\n[[programs]]\nname = \"journalctl\"\nargs = [\"(?x) --unit= [a-z]+ # comment\"]\n";
+        let g = Grants::resolve(&Manifest::parse(text).unwrap(), &host, &root);
+        assert!(g.is_err(), "a trailing comment swallows the wrapper's `)$`");
+        let text = "name = \"ok\"\n[[programs]]\nname = \"journalctl\"\nargs = [\"(--unit=[a-z]+)|(--user)\"]\n";
+        let g = Grants::resolve(&Manifest::parse(text).unwrap(), &host, &root).unwrap();
+        assert!(
+            g.allow_exec("journalctl", &args(&["--unit=abc", "--user"]))
+                .is_ok()
+        );
+        assert!(
+            g.allow_exec("journalctl", &args(&["--file=/etc/shadow"]))
+                .is_err()
+        );
+        assert!(
+            g.allow_exec("journalctl", &args(&["--unit=abc--user"]))
+                .is_err()
+        );
     }
 }

@@ -1,17 +1,50 @@
 //! The `logfile` capability: regular files under the log root, opened by
 //! the host through `LogRoot` (symlinks resolved and confined there).
+//!
+//! Opening and reading touch the file system, which can block (a slow disk,
+//! NFS, a FUSE mount), so both run on tokio's blocking pool, never on the
+//! async workers that serve every other connection. A trip to that pool
+//! costs about as much as copying 64 KiB, so each read takes up to
+//! `READ_AHEAD` and serves the plugin's next reads from what is left.
 
 use std::fs::File;
 use std::io::Read;
+use std::sync::Arc;
 
 use wasmtime::component::Resource;
 
-use crate::logroot::{Entry, RootError};
+use crate::logroot::{Entry, LogRoot, RootError};
 use crate::runtime::State;
 use crate::runtime::bindings::nodelogd::plugin::logfile::{self, OpenError};
 
+/// Files one plugin instance may hold open at once (each is an fd).
+pub const MAX_OPEN: u32 = 16;
+/// Longest path a plugin may ask for, and most components in it: Linux's
+/// `PATH_MAX`, and far more directories than any log tree has. Checked
+/// before the resolver expands the path into per-component allocations.
+pub const MAX_PATH_BYTES: usize = 4096;
+pub const MAX_PATH_COMPONENTS: usize = 256;
+/// Bytes read from the file per trip to the blocking pool.
+const READ_AHEAD: u32 = 256 << 10;
+
 pub struct FileReader {
-    file: File,
+    file: Arc<File>,
+    /// Read from the file; `ahead[taken..]` is not yet handed to the plugin.
+    ahead: Vec<u8>,
+    taken: usize,
+}
+
+/// Why a path is refused before it is resolved, if it is.
+fn oversized(path: &str) -> Option<String> {
+    if path.len() > MAX_PATH_BYTES {
+        return Some(format!("path longer than {MAX_PATH_BYTES} bytes"));
+    }
+    if path.split('/').count() > MAX_PATH_COMPONENTS {
+        return Some(format!(
+            "path with more than {MAX_PATH_COMPONENTS} components"
+        ));
+    }
+    None
 }
 
 impl logfile::Host for State {
@@ -19,12 +52,28 @@ impl logfile::Host for State {
         &mut self,
         path: String,
     ) -> wasmtime::Result<Result<Resource<FileReader>, OpenError>> {
-        let root = match self.grants.allow_read() {
-            Ok(root) => root,
+        let root: Arc<LogRoot> = match self.grants.allow_read() {
+            Ok(root) => root.clone(),
             Err(denied) => return Ok(Err(OpenError::Denied(denied.to_string()))),
         };
-        Ok(match root.open_entry(&path) {
-            Ok(Entry::File(file)) => Ok(self.table.push(FileReader { file })?),
+        if let Some(refused) = oversized(&path) {
+            return Ok(Err(OpenError::Denied(refused)));
+        }
+        if self.open_files >= MAX_OPEN {
+            let refused = format!("at most {MAX_OPEN} files may be open at once");
+            return Ok(Err(OpenError::Denied(refused)));
+        }
+        let opened = tokio::task::spawn_blocking(move || root.open_entry(&path)).await?;
+        Ok(match opened {
+            Ok(Entry::File(file)) => {
+                let reader = self.table.push(FileReader {
+                    file: Arc::new(file),
+                    ahead: Vec::new(),
+                    taken: 0,
+                })?;
+                self.open_files += 1;
+                Ok(reader)
+            }
             Ok(Entry::Dir(_)) => Err(OpenError::IsDirectory),
             Err(RootError::NotFound) => Err(OpenError::NotFound),
             Err(RootError::Io(e)) => Err(OpenError::Io(e.to_string())),
@@ -39,17 +88,46 @@ impl logfile::HostReader for State {
         reader: Resource<FileReader>,
         max_bytes: u32,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
-        let reader = self.table.get_mut(&reader)?;
-        let mut buf = super::read_buffer(max_bytes);
-        // A plain read, not tokio's spawn_blocking: regular-file reads are
-        // short (page cache or one disk request) and not cancellable either
-        // way, and a thread hop per batch halves throughput.
-        let read = reader.file.read(&mut buf);
-        Ok(super::read_result(buf, read))
+        let want = max_bytes.clamp(1, super::MAX_READ) as usize;
+        let entry = self.table.get_mut(&reader)?;
+        if entry.taken == entry.ahead.len() {
+            let file = entry.file.clone();
+            let (buf, read) = tokio::task::spawn_blocking(move || {
+                let mut buf = super::read_buffer(READ_AHEAD.max(max_bytes));
+                let read = (&*file).read(&mut buf);
+                (buf, read)
+            })
+            .await?;
+            let entry = self.table.get_mut(&reader)?;
+            match super::read_result(buf, read) {
+                Ok(Some(bytes)) if bytes.len() <= want => return Ok(Ok(Some(bytes))),
+                Ok(Some(bytes)) => (entry.ahead, entry.taken) = (bytes, 0),
+                done => return Ok(done),
+            }
+        }
+        let entry = self.table.get_mut(&reader)?;
+        let end = entry.ahead.len().min(entry.taken + want);
+        let bytes = entry.ahead[entry.taken..end].to_vec();
+        entry.taken = end;
+        Ok(Ok(Some(bytes)))
     }
 
     async fn drop(&mut self, reader: Resource<FileReader>) -> wasmtime::Result<()> {
         self.table.delete(reader)?;
+        self.open_files -= 1;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_bounded_before_they_are_resolved() {
+        assert_eq!(oversized("containers/a.log"), None);
+        assert!(oversized(&"a".repeat(MAX_PATH_BYTES + 1)).is_some());
+        assert!(oversized(&"/".repeat(MAX_PATH_COMPONENTS)).is_some());
+        assert_eq!(oversized(&"/".repeat(MAX_PATH_COMPONENTS - 1)), None);
     }
 }

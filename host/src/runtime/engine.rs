@@ -1,52 +1,46 @@
-//! The process-wide wasmtime `Engine`: Cranelift, epoch interruption driven
-//! by a 10 ms ticker thread, and the pooling allocator (per-request
-//! instantiation in tens of microseconds), falling back to on-demand
-//! allocation where the pool's address space cannot be reserved.
-
-use std::time::Duration;
+//! The process-wide wasmtime `Engine`: Cranelift, fuel metering for the
+//! CPU budget, and the pooling allocator (per-request instantiation in tens
+//! of microseconds), falling back to on-demand allocation where the pool's
+//! address space cannot be reserved.
+//!
+//! The CPU budget is fuel, not time: wasm code burns one unit per
+//! instruction (roughly) and nothing while the host runs a call for it, so
+//! a plugin that waits in `read` for a slow journalctl spends none of it.
+//! Epoch ticks charged whole 10 ms windows to any guest that ran at all in
+//! them, which ended honest, trickling streams after about `cpu-ms`.
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// How often the epoch advances; the unit of a plugin's CPU budget.
-pub const TICK: Duration = Duration::from_millis(10);
+/// Fuel per millisecond of budget. Measured here (2 cores, loaded): the
+/// misbehave plugin's runaway loop burns 300 million in 60 to 90 ms, so
+/// 4 million is about one millisecond of the fastest wasm; code that does
+/// real work (loads, calls) burns less per millisecond and so gets at
+/// least `cpu-ms` of CPU.
+pub const FUEL_PER_MS: u64 = 4_000_000;
+
+/// A busy plugin gives its worker thread back to tokio after this much
+/// fuel (a quarter of a millisecond or more), so it cannot starve other
+/// requests.
+pub const YIELD_EVERY: u64 = FUEL_PER_MS / 4;
 
 pub fn new(max_instances: u32, max_memory_bytes: usize) -> anyhow::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(max_instances)
-        .total_core_instances(max_instances * 4)
-        .total_memories(max_instances * 2)
-        .total_tables(max_instances * 4)
+        .total_core_instances(max_instances.saturating_mul(4))
+        .total_memories(max_instances.saturating_mul(2))
+        .total_tables(max_instances.saturating_mul(4))
         .max_memory_size(max_memory_bytes);
-    let engine = match Engine::new(
-        config().allocation_strategy(InstanceAllocationStrategy::Pooling(pool)),
-    ) {
-        Ok(engine) => engine,
+    match Engine::new(config().allocation_strategy(InstanceAllocationStrategy::Pooling(pool))) {
+        Ok(engine) => Ok(engine),
         Err(e) => {
             tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
-            Engine::new(&config())?
+            Ok(Engine::new(&config())?)
         }
-    };
-    start_ticker(&engine);
-    Ok(engine)
+    }
 }
 
 fn config() -> Config {
     let mut config = Config::new();
-    config.epoch_interruption(true);
+    config.consume_fuel(true);
     config
-}
-
-/// The ticker holds only a weak reference, so it ends with the engine.
-fn start_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("nodelogd-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(TICK);
-            }
-        })
-        .expect("spawning the epoch thread");
 }

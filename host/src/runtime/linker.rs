@@ -1,9 +1,22 @@
-//! One linker per plugin, holding only what that plugin may use: the parts
-//! of WASI a Rust `wasm32-wasip2` program needs to start (no preopens are
-//! ever given, so the filesystem interfaces reach nothing), `log`, and the
-//! `process` and `logfile` capabilities only when granted. Sockets, random
-//! and the rest of WASI are never linked, so a plugin that imports them, or
-//! an ungranted capability, fails at load time, naming the import.
+//! One linker per plugin, holding only what that plugin may use.
+//!
+//! Every plugin gets this part of WASI 0.2, which a Rust `wasm32-wasip2`
+//! program imports to start at all, backed by an empty context (see
+//! `state`):
+//! - `wasi:io/{error,poll,streams}`;
+//! - `wasi:clocks/wall-clock` (the time of day; no monotonic clock, so no
+//!   timers to wait on);
+//! - `wasi:filesystem/{types,preopens}` with no preopened directory, so
+//!   there is no descriptor to open anything from;
+//! - `wasi:cli/{exit,environment,stdin,stdout,stderr}` and the five
+//!   `wasi:cli/terminal-*` interfaces: an empty environment and argument
+//!   list, no initial cwd, stdin at end of file, stdout and stderr
+//!   discarding what is written, no terminals.
+//!
+//! Then `nodelogd:plugin/log`, and `process` and `logfile` only when
+//! granted. Sockets, random, the monotonic clock, HTTP and the rest of
+//! WASI are never linked, so a plugin that imports them, or an ungranted
+//! capability, fails at load time, naming the import.
 
 use wasmtime::Engine;
 use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};

@@ -1,6 +1,6 @@
 //! What one request's `Store` holds: an empty WASI context (no preopens, no
-//! environment, no arguments, no stdio), the resource table, memory limits
-//! and the plugin's grants.
+//! environment, no arguments, no stdio), the resource table, the limits on
+//! what the guest can make the host hold, and the plugin's grants.
 
 use std::sync::Arc;
 
@@ -9,8 +9,17 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::caps::Grants;
+use crate::caps::log::RateLimit;
 
 use super::Limits;
+
+/// Host resources (programs, files, WASI streams) one store may hold at
+/// once; wasmtime's default is a million. Each program or file also has a
+/// tighter cap of its own (`max-processes`, `caps::logfile::MAX_OPEN`).
+const MAX_RESOURCES: usize = 1024;
+/// Entries in a guest table (function references); a Rust plugin needs a
+/// few hundred, the default is unbounded up to memory.
+const MAX_TABLE_ELEMENTS: usize = 20_000;
 
 pub struct State {
     wasi: WasiCtx,
@@ -20,20 +29,23 @@ pub struct State {
     pub(crate) plugin: Arc<str>,
     /// Programs running now; bounded by the grant.
     pub(crate) children: u32,
-    /// Epoch ticks spent running wasm code, against `cpu_budget`.
-    pub(crate) cpu_ticks: u64,
-    pub(crate) cpu_budget: u64,
+    /// Files open now; bounded by `caps::logfile::MAX_OPEN`.
+    pub(crate) open_files: u32,
+    pub(crate) log_rate: RateLimit,
 }
 
 impl State {
     pub fn new(plugin: Arc<str>, grants: Arc<Grants>, limits: &Limits) -> Self {
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
         State {
             // Deny by default: the builder's defaults give no files, no
             // environment and closed stdio; sockets are never linked.
             wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
+            table,
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
+                .table_elements(MAX_TABLE_ELEMENTS)
                 .instances(32)
                 .tables(32)
                 .memories(8)
@@ -42,8 +54,8 @@ impl State {
             grants,
             plugin,
             children: 0,
-            cpu_ticks: 0,
-            cpu_budget: limits.cpu_ticks(),
+            open_files: 0,
+            log_rate: RateLimit::new(),
         }
     }
 }

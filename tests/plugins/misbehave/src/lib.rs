@@ -1,10 +1,12 @@
 //! A plugin that misbehaves on request, for the sandbox tests. The first
-//! service name picks the behaviour.
+//! service name picks the behaviour; `run:PROGRAM:ARG:ARG...` runs a granted
+//! program and streams its output (service names cannot hold spaces or
+//! slashes, so `:` separates the argv elements).
 
 use exports::nodelogd::plugin::source::{
     Guest, GuestLogStream, LogStream, Query, SourceError, SourceInfo,
 };
-use nodelogd::plugin::{logfile, process};
+use nodelogd::plugin::{log, logfile, process};
 
 wit_bindgen::generate!({ path: "../../../wit", world: "log-source" });
 
@@ -23,8 +25,15 @@ impl Guest for Misbehave {
     }
 
     fn serves(services: Vec<String>) -> Result<Vec<bool>, SourceError> {
-        if services.first().is_some_and(|s| s == "trap-in-serves") {
-            unreachable!("asked to trap");
+        match services.first().map(String::as_str) {
+            Some("trap-in-serves") => unreachable!("asked to trap"),
+            // Blocks in a host call, where only the wall clock can end it.
+            Some("hang-in-serves") => {
+                let child = process::spawn("sleep", &["8765433".into()])
+                    .map_err(SourceError::Denied)?;
+                while child.read(1024).map_err(SourceError::Io)?.is_some() {}
+            }
+            _ => {}
         }
         Ok(vec![true; services.len()])
     }
@@ -32,7 +41,7 @@ impl Guest for Misbehave {
     fn open(q: Query) -> Result<LogStream, SourceError> {
         let mode = q.services.first().cloned().unwrap_or_default();
         Ok(LogStream::new(Stream {
-            mode,
+            mode: mode.into(),
             child: None.into(),
             done: false.into(),
         }))
@@ -40,7 +49,7 @@ impl Guest for Misbehave {
 }
 
 struct Stream {
-    mode: String,
+    mode: std::cell::RefCell<String>,
     child: std::cell::RefCell<Option<process::Child>>,
     /// Set once a mode has said its piece: the next pull ends the stream.
     done: std::cell::Cell<bool>,
@@ -58,9 +67,42 @@ impl GuestLogStream for Stream {
         if self.done.replace(true) {
             return Ok(None);
         }
-        match self.mode.as_str() {
+        let mode = self.mode.borrow().clone();
+        match mode.as_str() {
             "hello" => text("hello\n"),
             "trap" => panic!("asked to trap"),
+            "hello-then-trap" => {
+                // Traps on the second pull, once the 200 is on its way.
+                *self.mode.borrow_mut() = "trap".into();
+                self.done.set(false);
+                text("hello\n")
+            }
+            // Tries to forge lines in the host's log, and to flood it.
+            "log-forge" => {
+                for n in 0..100 {
+                    let forged = format!("{n}\nforged line\x1b[31m\0");
+                    log::log(log::Level::Error, &forged);
+                }
+                text("logged\n")
+            }
+            "open-many" => {
+                let mut readers = Vec::new();
+                for n in 0..5000 {
+                    match logfile::open("containers/web-1_default_app-abc.log") {
+                        Ok(reader) => readers.push(reader),
+                        Err(e) => return text(format!("opened {n}, then {e:?}")),
+                    }
+                }
+                text(format!("opened {}", readers.len()))
+            }
+            // 15 MiB of `a/`: the host used to expand each `/` into a
+            // separate allocation, 380 MiB in all.
+            "huge-path" => text(format!("{:?}", logfile::open(&"a/".repeat(15 << 19)).err())),
+            "two-children" => {
+                let first = process::spawn("sleep", &["8765434".into()]);
+                let second = process::spawn("sleep", &["8765434".into()]);
+                text(format!("{:?} {:?}", first.is_ok(), second.err()))
+            }
             "loop" => {
                 let mut n: u64 = 0;
                 loop {
@@ -83,6 +125,14 @@ impl GuestLogStream for Stream {
                 Ok(_) => text("sleep started\n"),
                 Err(e) => text(e),
             },
+            mode if mode.starts_with("run:") => {
+                let mut argv = mode["run:".len()..].split(':').map(String::from);
+                let program = argv.next().unwrap_or_default();
+                let args: Vec<String> = argv.collect();
+                let child = process::spawn(&program, &args).map_err(SourceError::Denied)?;
+                *self.child.borrow_mut() = Some(child);
+                self.next_batch(max_bytes)
+            }
             mode if mode.starts_with("sleep-") => {
                 let secs = mode.trim_start_matches("sleep-").to_string();
                 let child = process::spawn("sleep", &[secs]).map_err(SourceError::Denied)?;
