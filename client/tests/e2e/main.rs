@@ -4,6 +4,7 @@
 mod apiserver;
 mod direct;
 mod kubectl;
+mod lifecycle;
 mod standin;
 mod support;
 mod unify;
