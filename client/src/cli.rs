@@ -97,7 +97,8 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION|TIME")]
     pub until: Option<String>,
 
-    /// The last N entries of each node (0 to 100000). Sent as `tailLines`.
+    /// The last N entries of each node (0 to 100000; -1, the default of the krew
+    /// plugin and `oc adm node-logs`, means all). Sent as `tailLines`.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub tail: Option<String>,
 

@@ -16,7 +16,9 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
-/// Path segments keep their `/`.
+/// A path segment, such as a node name in the API server's proxy path.
+pub const SEGMENT: &AsciiSet = QUERY_VALUE;
+/// Paths keep their `/`.
 const PATH: &AsciiSet = &QUERY_VALUE.remove(b'/');
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +54,9 @@ impl LogsRequest {
         for (name, value) in [
             ("sinceTime", since.as_deref()),
             ("untilTime", until.as_deref()),
-            ("tailLines", cli.tail.as_deref()),
+            // -1 is "all" for the krew plugin and `oc adm node-logs`, which
+            // send no tailLines then; the kubelet would refuse it.
+            ("tailLines", cli.tail.as_deref().filter(|t| *t != "-1")),
             ("boot", cli.boot.as_deref()),
             ("pattern", cli.pattern.as_deref()),
         ] {
@@ -155,6 +159,10 @@ mod tests {
             "/logs/?query=kubelet&sinceTime=2026-11-30T09%3A00%3A00Z&untilTime=2026-11-30T10%3A00%3A00%2B01%3A00"
         );
         assert_eq!(req(&[]).unwrap(), "/logs/");
+        assert_eq!(
+            req(&["-Q", "kubelet", "--tail", "-1"]).unwrap(),
+            "/logs/?query=kubelet"
+        );
         assert_eq!(req(&["--path", "/pods/a b/"]).unwrap(), "/logs/pods/a%20b/");
     }
 

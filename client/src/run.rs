@@ -60,7 +60,11 @@ pub async fn run(cli: &Cli, request: &LogsRequest) -> i32 {
         Ok(Ok(0)) => 0,
         Ok(Ok(_failed)) => 1,
         // stdout closed (e.g. `| head`): nothing more to say.
-        Ok(Err(_)) => 0,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Ok(Err(e)) => {
+            eprintln!("error: writing the output: {e}");
+            1
+        }
         Err(_) => 1,
     }
 }

@@ -9,10 +9,11 @@ use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::Node as KubeNode;
 use kube::api::{Api, ListParams};
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 
 use crate::cli::Cli;
 use crate::fetch::Node;
+use crate::request::SEGMENT;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -52,15 +53,19 @@ async fn through_api_server(cli: &Cli) -> anyhow::Result<Vec<Node>> {
     Ok(names
         .into_iter()
         .map(|name| {
-            let encoded = utf8_percent_encode(&name, NON_ALPHANUMERIC);
-            let target = match cli.port {
-                Some(port) => format!("https:{encoded}:{port}"),
-                None => encoded.to_string(),
-            };
-            let prefix = format!("/api/v1/nodes/{target}/proxy");
+            let prefix = proxy_path(&name, cli.port);
             Node::new(name, client.clone(), prefix)
         })
         .collect())
+}
+
+/// The API server's node proxy: to the kubelet, or to `https:NODE:PORT`.
+fn proxy_path(name: &str, port: Option<u16>) -> String {
+    let name = utf8_percent_encode(name, SEGMENT);
+    match port {
+        Some(port) => format!("/api/v1/nodes/https:{name}:{port}/proxy"),
+        None => format!("/api/v1/nodes/{name}/proxy"),
+    }
 }
 
 /// `--selector` and `--role`, both applied.
@@ -167,6 +172,18 @@ mod tests {
             (Some("n1"), "https://10.0.0.1:10260")
         );
         assert_eq!(split_server("http://h:1/?a=b"), (None, "http://h:1/?a=b"));
+    }
+
+    #[test]
+    fn proxy_paths() {
+        assert_eq!(
+            proxy_path("node-1.eu_a", None),
+            "/api/v1/nodes/node-1.eu_a/proxy"
+        );
+        assert_eq!(
+            proxy_path("n/1", Some(10260)),
+            "/api/v1/nodes/https:n%2F1:10260/proxy"
+        );
     }
 
     #[test]
