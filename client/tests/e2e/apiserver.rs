@@ -115,9 +115,10 @@ fn selector_role_and_node_proxy() {
 
 /// Pins: --port reaches a nodelogd beside the kubelet through
 /// `/api/v1/nodes/https:NODE:PORT/proxy/logs/`; a node the API server does
-/// not know and a rejected token are each reported with the server's message.
+/// not know and a rejected token are each reported with the server's message;
+/// --context and --token override the kubeconfig's choices.
 #[test]
-fn port_form_unknown_node_and_bad_token() {
+fn port_form_context_unknown_node_and_bad_token() {
     let api = cluster("api-port");
     let kc = api.kubeconfig(api.token);
     let kc = kc.to_str().unwrap();
@@ -169,6 +170,36 @@ fn port_form_unknown_node_and_bad_token() {
             "error: w2: 401 Unauthorized: Unauthorized"
         ]
     );
+    // --context picks a context other than the current one.
+    let two = api.dir.join("kubeconfig-two-contexts");
+    let text = std::fs::read_to_string(kc)
+        .unwrap()
+        .replace(
+            "clusters:\n",
+            "clusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:1\n",
+        )
+        .replace(
+            "contexts:\n",
+            "contexts:\n- name: broken\n  context:\n    cluster: nowhere\n    user: admin\n",
+        )
+        .replace("current-context: standin", "current-context: broken");
+    std::fs::write(&two, text).unwrap();
+    let two = two.to_str().unwrap();
+    let broken = node_logs(&["--kubeconfig", two, "w1", "-Q", "kubelet", "--tail", "1"]);
+    assert_eq!(broken.code, 1, "{broken:?}");
+    let chosen = node_logs(&[
+        "--kubeconfig",
+        two,
+        "--context",
+        "standin",
+        "w1",
+        "-Q",
+        "kubelet",
+        "--tail",
+        "1",
+    ]);
+    assert_eq!((chosen.code, chosen.lines().len()), (0, 1), "{chosen:?}");
+
     // --token overrides the kubeconfig's.
     let out = node_logs(&[
         "--kubeconfig",
