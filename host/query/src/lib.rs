@@ -16,6 +16,10 @@ pub use field_error::{FieldError, FieldErrors, Value};
 pub use urlquery::QueryValues;
 pub use validate::{Valid, file_error, validate};
 
+/// The kubelet's 406 text for a query string on a path other than `/logs/`
+/// (its routing, not its validator, says it).
+pub const PATH_IN_QUERY_MODE: &str = "path not allowed in query mode";
+
 /// A parsed query: what the client asked for, not yet validated.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeLogQuery {
