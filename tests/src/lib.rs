@@ -4,6 +4,7 @@
 //! HTTP/1.1 client that sees exactly the bytes on the wire, and `fixture`
 //! starts nodelogd in-process over them.
 
+pub mod edge_journal;
 pub mod fixture;
 pub mod http;
 pub mod journal;
