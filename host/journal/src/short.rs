@@ -76,18 +76,30 @@ impl Formatter {
                 text
             }
         };
-        let start = out.len();
-        out.extend_from_slice(&date);
         let s = secs % 86_400;
-        let _ = write!(
-            out,
-            " {:02}:{:02}:{:02}.{:06}",
-            s / 3600,
-            s / 60 % 60,
-            s % 60,
-            usec % 1_000_000
-        );
-        out.len() - start
+        let (h, m, sec, us) = (s / 3600, s / 60 % 60, s % 60, usec % 1_000_000);
+        let digit = |v: u64| b'0' + v as u8;
+        let text = [
+            b' ',
+            digit(h / 10),
+            digit(h % 10),
+            b':',
+            digit(m / 10),
+            digit(m % 10),
+            b':',
+            digit(sec / 10),
+            digit(sec % 10),
+            b'.',
+            digit(us / 100_000),
+            digit(us / 10_000 % 10),
+            digit(us / 1000 % 10),
+            digit(us / 100 % 10),
+            digit(us / 10 % 10),
+            digit(us % 10),
+        ];
+        out.extend_from_slice(&date);
+        out.extend_from_slice(&text);
+        date.len() + text.len()
     }
 
     /// Appends the entry's lines to `out`. An entry without MESSAGE prints
