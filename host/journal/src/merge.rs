@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::entries::Direction;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::file::{JournalFile, Location};
 use crate::matches::{Expr, Node};
 
@@ -57,29 +57,29 @@ pub struct Hit {
 }
 
 impl Merge {
-    pub fn new(files: &[Arc<JournalFile>], expr: &Expr) -> Self {
+    /// Binds `expr` to every file. A file that cannot be read is dropped;
+    /// Unsupported is an error (the answer would be incomplete).
+    pub fn new(files: &[Arc<JournalFile>], expr: &Expr) -> Result<Self> {
         let mut dropped = Vec::new();
-        let sources = files
-            .iter()
-            .filter_map(|f| match expr.bind(f) {
-                Ok(node) => Some(Source {
+        let mut sources = Vec::new();
+        for f in files {
+            match expr.bind(f) {
+                Ok(node) => sources.push(Source {
                     file: f.clone(),
                     node,
                     pos: Pos::Unset,
                 }),
-                Err(e) => {
-                    dropped.push(format!("{}: {e}", f.path().display()));
-                    None
-                }
-            })
-            .collect();
-        Merge {
+                Err(e @ Error::Unsupported(_)) => return Err(e),
+                Err(e) => dropped.push(format!("{}: {e}", f.path().display())),
+            }
+        }
+        Ok(Merge {
             sources,
             seek: Seek::Head,
             dir: None,
             current: None,
             dropped,
-        }
+        })
     }
 
     pub fn seek(&mut self, seek: Seek) {
@@ -92,7 +92,7 @@ impl Merge {
     }
 
     /// The next entry in direction `dir`, or None at the end.
-    pub fn next(&mut self, dir: Direction) -> Option<Hit> {
+    pub fn next(&mut self, dir: Direction) -> Result<Option<Hit>> {
         if self.dir.is_some_and(|d| d != dir) {
             self.turn_around();
         }
@@ -100,6 +100,9 @@ impl Merge {
         let mut best: Option<usize> = None;
         for i in 0..self.sources.len() {
             if let Err(e) = self.candidate(i, dir) {
+                if matches!(e, Error::Unsupported(_)) {
+                    return Err(e);
+                }
                 let s = &mut self.sources[i];
                 self.dropped
                     .push(format!("{}: {e}", s.file.path().display()));
@@ -124,17 +127,20 @@ impl Merge {
                 best = Some(i);
             }
         }
-        let s = &mut self.sources[best?];
+        let Some(best) = best else {
+            return Ok(None);
+        };
+        let s = &mut self.sources[best];
         let Pos::At(offset, location) = s.pos else {
-            return None;
+            return Ok(None);
         };
         s.pos = Pos::Taken(offset);
         self.current = Some(location);
-        Some(Hit {
+        Ok(Some(Hit {
             file: s.file.clone(),
             offset,
             location,
-        })
+        }))
     }
 
     /// Makes source `i`'s candidate the next entry beyond the current

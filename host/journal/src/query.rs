@@ -96,13 +96,13 @@ fn hex(id: &[u8; 16]) -> String {
 /// `get_boot_id_for_offset` for offsets <= 0: walk back from the tail, one
 /// boot at a time, jumping to the first entry of each boot.
 fn boot_for_offset(files: &[Arc<JournalFile>], offset: i32) -> Result<[u8; 16]> {
-    let mut all = Merge::new(files, &Expr::All);
+    let mut all = Merge::new(files, &Expr::All)?;
     all.seek(Seek::Tail);
     let mut previous: Option<[u8; 16]> = None;
     let mut k = 0;
     loop {
         let boot = loop {
-            let hit = all.next(Direction::Up).ok_or(Error::NoSuchBoot(offset))?;
+            let hit = all.next(Direction::Up)?.ok_or(Error::NoSuchBoot(offset))?;
             if Some(hit.location.boot_id) != previous {
                 break hit.location.boot_id;
             }
@@ -112,10 +112,10 @@ fn boot_for_offset(files: &[Arc<JournalFile>], offset: i32) -> Result<[u8; 16]> 
         }
         k += 1;
         previous = Some(boot);
-        let mut this = Merge::new(files, &field_eq("_BOOT_ID", &hex(&boot)));
+        let mut this = Merge::new(files, &field_eq("_BOOT_ID", &hex(&boot)))?;
         this.seek(Seek::Head);
         let first = this
-            .next(Direction::Down)
+            .next(Direction::Down)?
             .ok_or(Error::NoSuchBoot(offset))?;
         all.seek(Seek::Before(first.location));
     }
@@ -160,28 +160,28 @@ impl Entries {
         };
         // journalctl: "--grep with --lines searches backwards".
         let reverse = q.reverse || (lines.is_some() && regex.is_some());
-        let mut merge = Merge::new(&files, &expr);
+        let mut merge = Merge::new(&files, &expr)?;
         let mut current = None;
         if let (Some(since), false) = (q.since, reverse) {
             merge.seek(Seek::Realtime(since));
-            current = merge.next(Direction::Down);
+            current = merge.next(Direction::Down)?;
         } else if let (Some(until), true) = (q.until, reverse) {
             merge.seek(Seek::Realtime(until));
-            current = merge.next(Direction::Up);
+            current = merge.next(Direction::Up)?;
         } else if reverse {
             merge.seek(Seek::Tail);
-            current = merge.next(Direction::Up);
+            current = merge.next(Direction::Up)?;
         } else if let Some(n) = lines {
             merge.seek(Seek::Tail);
             for _ in 0..n {
-                match merge.next(Direction::Up) {
+                match merge.next(Direction::Up)? {
                     Some(hit) => current = Some(hit),
                     None => break,
                 }
             }
         } else {
             merge.seek(Seek::Head);
-            current = merge.next(Direction::Down);
+            current = merge.next(Direction::Down)?;
         }
         Ok(Entries {
             files,
@@ -251,7 +251,7 @@ impl Entries {
             } else {
                 Direction::Down
             };
-            self.current = self.merge.next(dir);
+            self.current = self.merge.next(dir)?;
         }
         self.need_seek = true;
         let Some(hit) = self.current.clone() else {
@@ -294,7 +294,13 @@ impl Entries {
 fn first_message(hit: &Hit) -> Result<Option<Vec<u8>>> {
     let f = &hit.file;
     for data in f.entry_items(hit.offset)? {
-        let Ok(payload) = f.data(data) else { continue };
+        // A corrupt field is skipped as sd_journal_get_data skips it; data
+        // the reader cannot decode must not be taken for a missing MESSAGE.
+        let payload = match f.data(data) {
+            Ok(p) => p,
+            Err(Error::Corrupt { .. }) => continue,
+            Err(e) => return Err(e),
+        };
         if let Some(v) = payload.strip_prefix(b"MESSAGE=") {
             return Ok(Some(v.to_vec()));
         }
