@@ -128,6 +128,15 @@ impl JournalFile {
         let file_id: [u8; 16] = h[24..40].try_into().expect("16 bytes");
         let data_table = le64(h, 104);
         let data_table_size = le64(h, 112);
+        // The table's items follow its object header, inside the file.
+        if data_table_size > 0
+            && (data_table < OBJECT_HEADER
+                || data_table
+                    .checked_add(data_table_size)
+                    .is_none_or(|end| end > h.len() as u64))
+        {
+            return corrupt("data hash table outside the file", 104);
+        }
         Ok(JournalFile {
             path: path.to_owned(),
             compact: incompat & INCOMPAT_COMPACT != 0,
