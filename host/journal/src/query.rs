@@ -268,11 +268,10 @@ impl Entries {
             out.extend_from_slice(format!("-- Boot {} --\n", hex(&loc.boot_id)).as_bytes());
         }
         self.previous_boot = Some(loc.boot_id);
-        if let Some(re) = &self.regex {
-            match first_message(&hit)? {
-                Some(m) if re.is_match(&m) => {}
-                _ => return Ok(true),
-            }
+        if let Some(re) = &self.regex
+            && !message_matches(&hit, re)?
+        {
+            return Ok(true);
         }
         let mark = out.len();
         match self
@@ -290,8 +289,9 @@ impl Entries {
     }
 }
 
-/// The first MESSAGE field's value, as `sd_journal_get_data` finds it.
-fn first_message(hit: &Hit) -> Result<Option<Vec<u8>>> {
+/// Whether the first MESSAGE field matches, as journalctl's `--grep` tests
+/// what `sd_journal_get_data` finds; an entry without one does not match.
+fn message_matches(hit: &Hit, re: &Regex) -> Result<bool> {
     let f = &hit.file;
     for data in f.entry_items(hit.offset)? {
         // A corrupt field is skipped as sd_journal_get_data skips it; data
@@ -302,8 +302,8 @@ fn first_message(hit: &Hit) -> Result<Option<Vec<u8>>> {
             Err(e) => return Err(e),
         };
         if let Some(v) = payload.strip_prefix(b"MESSAGE=") {
-            return Ok(Some(v.to_vec()));
+            return Ok(re.is_match(v));
         }
     }
-    Ok(None)
+    Ok(false)
 }
