@@ -5,6 +5,7 @@
 mod files;
 mod journal;
 mod kubectl;
+mod native_journal;
 mod plugin_faults;
 mod sandbox;
 mod streaming;

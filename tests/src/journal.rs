@@ -40,7 +40,7 @@ impl Rng {
     }
 }
 
-fn systemd_journal_remote() -> anyhow::Result<PathBuf> {
+pub(crate) fn systemd_journal_remote() -> anyhow::Result<PathBuf> {
     [
         "/lib/systemd/systemd-journal-remote",
         "/usr/lib/systemd/systemd-journal-remote",

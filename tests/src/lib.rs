@@ -5,6 +5,7 @@
 //! starts nodelogd in-process over them; `misbehave` is the misbehaving
 //! test plugin with its grant.
 
+pub mod edge_journal;
 pub mod fixture;
 pub mod http;
 pub mod journal;

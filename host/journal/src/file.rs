@@ -1,0 +1,371 @@
+//! One journal file, memory-mapped: its header, its objects, and the data
+//! hash table. Every read is checked against the mapping's length, so a
+//! truncated or corrupt file gives an error, never a fault.
+
+use std::borrow::Cow;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use crate::error::{Error, Result, corrupt};
+use crate::hash::Hasher;
+
+const SIGNATURE: &[u8; 8] = b"LPKSHHRH";
+
+const INCOMPAT_XZ: u32 = 1 << 0;
+const INCOMPAT_LZ4: u32 = 1 << 1;
+const INCOMPAT_KEYED_HASH: u32 = 1 << 2;
+const INCOMPAT_ZSTD: u32 = 1 << 3;
+const INCOMPAT_COMPACT: u32 = 1 << 4;
+const INCOMPAT_KNOWN: u32 =
+    INCOMPAT_XZ | INCOMPAT_LZ4 | INCOMPAT_KEYED_HASH | INCOMPAT_ZSTD | INCOMPAT_COMPACT;
+
+const OBJ_COMPRESSED_XZ: u8 = 1 << 0;
+const OBJ_COMPRESSED_LZ4: u8 = 1 << 1;
+const OBJ_COMPRESSED_ZSTD: u8 = 1 << 2;
+
+pub const OBJECT_DATA: u8 = 1;
+pub const OBJECT_ENTRY: u8 = 3;
+pub const OBJECT_ENTRY_ARRAY: u8 = 6;
+const OBJECT_DATA_HASH_TABLE: u8 = 4;
+
+const OBJECT_HEADER: u64 = 16;
+/// Entry object: header, seqnum, realtime, monotonic, boot_id, xor_hash.
+const ENTRY_ITEMS: u64 = 64;
+const ENTRY_ARRAY_ITEMS: u64 = 24;
+
+/// The identity of an entry that journalctl's merge compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub seqnum_id: [u8; 16],
+    pub seqnum: u64,
+    pub boot_id: [u8; 16],
+    pub monotonic: u64,
+    pub realtime: u64,
+    pub xor_hash: u64,
+}
+
+impl Location {
+    /// `journal_file_compare_locations` of systemd 252.
+    pub fn compare(&self, other: &Location) -> std::cmp::Ordering {
+        use std::cmp::Ordering::Equal;
+        if self == other {
+            return Equal;
+        }
+        if self.seqnum_id == other.seqnum_id {
+            let r = self.seqnum.cmp(&other.seqnum);
+            if r != Equal {
+                return r;
+            }
+        }
+        if self.boot_id == other.boot_id {
+            let r = self.monotonic.cmp(&other.monotonic);
+            if r != Equal {
+                return r;
+            }
+        }
+        self.realtime
+            .cmp(&other.realtime)
+            .then(self.xor_hash.cmp(&other.xor_hash))
+    }
+}
+
+pub struct JournalFile {
+    path: PathBuf,
+    map: Mmap,
+    compact: bool,
+    hasher: Hasher,
+    seqnum_id: [u8; 16],
+    data_table: u64,
+    data_buckets: u64,
+    entry_array: u64,
+    n_entries: u64,
+    max_field: usize,
+}
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+impl JournalFile {
+    /// Maps `path` and checks its header. `max_field` bounds the size of a
+    /// decompressed field.
+    pub fn open(path: &Path, max_field: usize) -> Result<Self> {
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: the mapping is read-only and private; journald only ever
+        // appends to a file or replaces it, and every read below is
+        // bounds-checked against the length mapped here.
+        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let h = &map[..];
+        if h.len() < 240 || &h[..8] != SIGNATURE {
+            return corrupt("header signature or size", 0);
+        }
+        let incompat = le32(h, 12);
+        if incompat & !INCOMPAT_KNOWN != 0 {
+            return Err(Error::Unsupported(format!(
+                "{}: incompatible flags {incompat:#x}",
+                path.display()
+            )));
+        }
+        let header_size = le64(h, 88);
+        let arena_size = le64(h, 96);
+        // journalctl refuses a file whose header claims more than it holds.
+        if header_size
+            .checked_add(arena_size)
+            .is_none_or(|end| end > h.len() as u64)
+        {
+            return corrupt("header and arena larger than the file", 96);
+        }
+        let file_id: [u8; 16] = h[24..40].try_into().expect("16 bytes");
+        let data_table = le64(h, 104);
+        let data_table_size = le64(h, 112);
+        // The table's items follow its object header, inside the file.
+        if data_table_size > 0
+            && (data_table < OBJECT_HEADER
+                || data_table
+                    .checked_add(data_table_size)
+                    .is_none_or(|end| end > h.len() as u64))
+        {
+            return corrupt("data hash table outside the file", 104);
+        }
+        Ok(JournalFile {
+            path: path.to_owned(),
+            compact: incompat & INCOMPAT_COMPACT != 0,
+            hasher: Hasher::new(incompat & INCOMPAT_KEYED_HASH != 0, &file_id),
+            seqnum_id: h[72..88].try_into().expect("16 bytes"),
+            data_table,
+            data_buckets: data_table_size / 16,
+            entry_array: le64(h, 176),
+            n_entries: le64(h, 152),
+            max_field,
+            map,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Drops the mapped pages from this process's resident set; they are
+    /// read again from the page cache when next touched.
+    pub fn release_pages(&self) {
+        // SAFETY: a private read-only file mapping: DONTNEED only drops the
+        // pages, which refault from the file with the same contents.
+        let _ = unsafe {
+            self.map
+                .unchecked_advise(memmap2::UncheckedAdvice::DontNeed)
+        };
+    }
+
+    fn bytes(&self, offset: u64, len: u64) -> Result<&[u8]> {
+        let end = offset
+            .checked_add(len)
+            .filter(|&e| e <= self.map.len() as u64);
+        match end {
+            Some(end) => Ok(&self.map[offset as usize..end as usize]),
+            None => corrupt("read beyond the end of the file", offset),
+        }
+    }
+
+    fn u64_at(&self, offset: u64) -> Result<u64> {
+        Ok(le64(self.bytes(offset, 8)?, 0))
+    }
+
+    /// The object at `offset`, of type `kind` and at least `min` bytes.
+    fn object(&self, offset: u64, kind: u8, min: u64) -> Result<&[u8]> {
+        if offset == 0 || !offset.is_multiple_of(8) {
+            return corrupt("misaligned object offset", offset);
+        }
+        let head = self.bytes(offset, OBJECT_HEADER)?;
+        let size = le64(head, 8);
+        if head[0] != kind {
+            return corrupt("unexpected object type", offset);
+        }
+        if size < min {
+            return corrupt("object too small", offset);
+        }
+        self.bytes(offset, size)
+    }
+
+    fn item_size(&self) -> u64 {
+        if self.compact { 4 } else { 8 }
+    }
+
+    fn data_payload_start(&self) -> usize {
+        if self.compact { 72 } else { 64 }
+    }
+
+    /// The data object holding exactly `payload` (`FIELD=value`), looked up
+    /// in the data hash table.
+    pub fn find_data(&self, payload: &[u8]) -> Result<Option<u64>> {
+        if self.data_buckets == 0 {
+            return Ok(None);
+        }
+        self.object(
+            self.data_table - OBJECT_HEADER,
+            OBJECT_DATA_HASH_TABLE,
+            OBJECT_HEADER,
+        )?;
+        let hash = self.hasher.hash(payload);
+        let bucket = self.data_table + (hash % self.data_buckets) * 16;
+        let mut p = self.u64_at(bucket)?;
+        let mut steps = 0u64;
+        while p != 0 {
+            let o = self.object(p, OBJECT_DATA, self.data_payload_start() as u64)?;
+            if le64(o, 16) == hash && self.payload_of(p, o)?.as_ref() == payload {
+                return Ok(Some(p));
+            }
+            let next = le64(o, 24);
+            steps += 1;
+            if next <= p && next != 0 || steps > self.map.len() as u64 / 64 {
+                return corrupt("hash chain loops", p);
+            }
+            p = next;
+        }
+        Ok(None)
+    }
+
+    /// `(first entry, entry array chain head, number of entries)` of a data
+    /// object.
+    pub fn data_entries(&self, offset: u64) -> Result<(u64, u64, u64)> {
+        let o = self.object(offset, OBJECT_DATA, self.data_payload_start() as u64)?;
+        Ok((le64(o, 40), le64(o, 48), le64(o, 56)))
+    }
+
+    /// `(entry array chain head, number of entries)` of the whole file.
+    pub fn all_entries(&self) -> (u64, u64) {
+        (self.entry_array, self.n_entries)
+    }
+
+    /// An entry array at `offset`: `(next array, item capacity)`.
+    pub fn entry_array(&self, offset: u64) -> Result<(u64, u64)> {
+        let o = self.object(offset, OBJECT_ENTRY_ARRAY, ENTRY_ARRAY_ITEMS)?;
+        Ok((
+            le64(o, 16),
+            (o.len() as u64 - ENTRY_ARRAY_ITEMS) / self.item_size(),
+        ))
+    }
+
+    /// Item `i` of the entry array at `offset` (0 means unused).
+    pub fn entry_array_item(&self, offset: u64, i: u64) -> Result<u64> {
+        let at = offset + ENTRY_ARRAY_ITEMS + i * self.item_size();
+        if self.compact {
+            Ok(u64::from(le32(self.bytes(at, 4)?, 0)))
+        } else {
+            self.u64_at(at)
+        }
+    }
+
+    pub fn location(&self, entry: u64) -> Result<Location> {
+        let o = self.object(entry, OBJECT_ENTRY, ENTRY_ITEMS)?;
+        Ok(Location {
+            seqnum_id: self.seqnum_id,
+            seqnum: le64(o, 16),
+            realtime: le64(o, 24),
+            monotonic: le64(o, 32),
+            boot_id: o[40..56].try_into().expect("16 bytes"),
+            xor_hash: le64(o, 56),
+        })
+    }
+
+    pub fn realtime(&self, entry: u64) -> Result<u64> {
+        Ok(le64(self.object(entry, OBJECT_ENTRY, ENTRY_ITEMS)?, 24))
+    }
+
+    /// The data object offsets of an entry's fields, in item order.
+    pub fn entry_items(&self, entry: u64) -> Result<impl Iterator<Item = u64> + '_> {
+        let o = self.object(entry, OBJECT_ENTRY, ENTRY_ITEMS)?;
+        let step = if self.compact { 4 } else { 16 };
+        let compact = self.compact;
+        Ok(o[ENTRY_ITEMS as usize..].chunks_exact(step).map(move |c| {
+            if compact {
+                u64::from(le32(c, 0))
+            } else {
+                le64(c, 0)
+            }
+        }))
+    }
+
+    /// The payload (`FIELD=value`) of the data object at `offset`,
+    /// decompressed when needed.
+    pub fn data(&self, offset: u64) -> Result<Cow<'_, [u8]>> {
+        let o = self.object(offset, OBJECT_DATA, self.data_payload_start() as u64)?;
+        self.payload_of(offset, o)
+    }
+
+    fn payload_of<'a>(&self, offset: u64, o: &'a [u8]) -> Result<Cow<'a, [u8]>> {
+        let raw = &o[self.data_payload_start()..];
+        let flags = o[1];
+        if flags == 0 {
+            return Ok(Cow::Borrowed(raw));
+        }
+        if flags == OBJ_COMPRESSED_ZSTD {
+            let mut out = Vec::new();
+            let decoder =
+                ruzstd::decoding::StreamingDecoder::new(raw).map_err(|_| Error::Corrupt {
+                    what: "zstd frame",
+                    offset,
+                })?;
+            decoder
+                .take(self.max_field as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|_| Error::Corrupt {
+                    what: "zstd data",
+                    offset,
+                })?;
+            return self.bounded(out, offset);
+        }
+        if flags == OBJ_COMPRESSED_LZ4 {
+            // systemd's LZ4 blob: the decompressed size (le64), then a block.
+            if raw.len() < 8 {
+                return corrupt("lz4 data", offset);
+            }
+            let size = le64(raw, 0);
+            if size > self.max_field as u64 {
+                return self.too_large(offset);
+            }
+            let mut out = vec![0; size as usize];
+            let n = lz4_flex::block::decompress_into(&raw[8..], &mut out).map_err(|_| {
+                Error::Corrupt {
+                    what: "lz4 data",
+                    offset,
+                }
+            })?;
+            out.truncate(n);
+            return Ok(Cow::Owned(out));
+        }
+        let what = if flags == OBJ_COMPRESSED_XZ {
+            "xz"
+        } else {
+            "unknown"
+        };
+        Err(Error::Unsupported(format!(
+            "{}: {what} compressed data object at offset {offset}",
+            self.path.display()
+        )))
+    }
+
+    fn bounded(&self, out: Vec<u8>, offset: u64) -> Result<Cow<'static, [u8]>> {
+        if out.len() > self.max_field {
+            return self.too_large(offset);
+        }
+        Ok(Cow::Owned(out))
+    }
+
+    fn too_large<T>(&self, offset: u64) -> Result<T> {
+        Err(Error::Unsupported(format!(
+            "{}: data object at offset {offset} decompresses to more than {} bytes",
+            self.path.display(),
+            self.max_field
+        )))
+    }
+}
