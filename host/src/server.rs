@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto::Builder;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
@@ -113,10 +113,7 @@ struct Server {
 fn builder() -> Builder<StreamExecutor> {
     let mut builder = Builder::new(StreamExecutor);
     // The watchdog times heads and idleness for both protocols alike.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(None);
+    builder.http1().header_read_timeout(None);
     builder
         .http2()
         .max_concurrent_streams(MAX_STREAMS)

@@ -34,8 +34,13 @@ fn idle_connections_are_closed() {
     let silent = TcpStream::connect(addr).unwrap();
     let mut preface = TcpStream::connect(addr).unwrap();
     preface.write_all(H2_PREFACE_AND_SETTINGS).unwrap();
-    assert!(clients::closed_within(&silent, Duration::from_secs(4)));
-    assert!(clients::closed_within(&preface, Duration::from_secs(1)));
+    // The head timeout, then (HTTP/2, which gets a GOAWAY) a second's grace
+    // for the client to leave, with room for a loaded machine.
+    assert!(clients::closed_within(&silent, Duration::from_secs(5)));
+    assert!(clients::closed_within(
+        &preface,
+        Duration::from_secs(5).saturating_sub(started.elapsed())
+    ));
     assert!(started.elapsed() >= Duration::from_millis(900));
 
     // After a request, HTTP/2 gets the idle timeout and a GOAWAY.
