@@ -119,3 +119,43 @@ impl Drop for Slot {
         inner.held.remove(&self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, last])
+    }
+
+    #[test]
+    fn idle_connections_make_room_and_busy_ones_do_not() {
+        let admission = Admission::new(3, 2);
+        let busy = Activity::new();
+        let _running = busy.request_started();
+        let _busy = admission.admit(ip(2), busy.clone()).unwrap();
+        let idle = Activity::new();
+        let idle_slot = admission.admit(ip(2), idle.clone()).unwrap();
+        let busy2 = Activity::new();
+        let _running2 = busy2.request_started();
+        let _busy2 = admission.admit(ip(2), busy2.clone()).unwrap();
+        assert!(idle.evicted() && !busy.evicted(), "the idle one made room");
+        drop(idle_slot);
+        assert!(matches!(
+            admission.admit(ip(2), Activity::new()),
+            Err(Refused::AddressBusy(2))
+        ));
+        // Another address gets the last place, then, the server being full,
+        // a third address takes it from that idle connection.
+        let other = Activity::new();
+        let _other = admission.admit(ip(3), other.clone()).unwrap();
+        let _third = admission.admit(ip(4), Activity::new()).unwrap();
+        assert!(other.evicted());
+        // An IPv4 client seen through a dual-stack socket is the same client.
+        let mapped = IpAddr::V6(std::net::Ipv4Addr::new(127, 0, 0, 2).to_ipv6_mapped());
+        assert!(matches!(
+            admission.admit(mapped, Activity::new()),
+            Err(Refused::AddressBusy(2))
+        ));
+    }
+}

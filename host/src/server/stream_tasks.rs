@@ -8,6 +8,7 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use tokio::task::AbortHandle;
+use tracing::Instrument;
 
 tokio::task_local! {
     static CURRENT: StreamTask;
@@ -39,7 +40,9 @@ where
 {
     fn execute(&self, fut: F) {
         let task = StreamTask(Arc::default());
-        let handle = tokio::spawn(CURRENT.scope(task.clone(), fut));
+        // hyper calls this from the connection's task: its span (the peer)
+        // goes with the stream.
+        let handle = tokio::spawn(CURRENT.scope(task.clone(), fut).in_current_span());
         // Set before anyone can want it: a stream is only aborted after it
         // has stalled for the send timeout.
         let _ = task.0.set(handle.abort_handle());
