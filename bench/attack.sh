@@ -16,8 +16,8 @@ SECONDS_EACH=${1:-15}
 PORT=${BENCH_PORT:-10298}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$root/target/bench
-cargo build --release --quiet -p nodelogd
-cargo build --quiet -p nodelogd-tests --bins
+[ -n "${NODELOGD:-}" ] || cargo build --release --quiet -p nodelogd
+[ -x "$root/target/debug/nodelogd-attack" ] || cargo build --quiet -p nodelogd-tests --bins
 bin=${NODELOGD:-$root/target/release/nodelogd}
 tools=$root/target/debug
 
@@ -33,7 +33,7 @@ big=$work/attack-log/big.log
   --cache-dir "$work/cache" ${NODELOGD_ARGS:-} 2>"$work/attack-nodelogd.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1200); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 
 attack() { "$tools/nodelogd-attack" "127.0.0.1:$PORT" "$pid" "$@"; }
 query='/logs/?query=kubelet&query=containerd&query=kube-proxy&query=sshd'

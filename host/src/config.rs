@@ -123,7 +123,8 @@ impl Config {
                 // Counted in bytes by a semaphore, which holds fewer than
                 // 2^61 permits; a terabyte is far beyond any node anyway.
                 1 << 20,
-            )? << 20,
+            )?
+            .saturating_mul(1 << 20),
         };
         let cache_dir = match args.cache_dir.or(file.cache_dir) {
             Some(dir) if dir == Path::new("none") => None,

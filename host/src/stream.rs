@@ -63,20 +63,13 @@ impl Budget {
         })
     }
 
-    async fn charge(&self, data: Vec<u8>) -> Bytes {
-        let wanted = u32::try_from(data.len())
-            .unwrap_or(u32::MAX)
-            .min(self.whole);
-        let permit = self
-            .bytes
+    async fn reserve(&self, len: usize) -> OwnedSemaphorePermit {
+        let wanted = u32::try_from(len).unwrap_or(u32::MAX).min(self.whole);
+        self.bytes
             .clone()
             .acquire_many_owned(wanted)
             .await
-            .expect("the budget's semaphore is never closed");
-        Bytes::from_owner(Charged {
-            data,
-            _permit: permit,
-        })
+            .expect("the budget's semaphore is never closed")
     }
 }
 
@@ -115,6 +108,10 @@ pub struct Sink {
 
 impl Sink {
     pub async fn send(&mut self, chunk: &[u8]) -> Result<(), Closed> {
+        // Room first, copy after: a producer waiting for room holds no
+        // copy. Compressed output is charged its input's size, which it
+        // exceeds by a few bytes at most.
+        let room = self.reserve(chunk.len()).await?;
         let out = match &mut self.gzip {
             None => chunk.to_vec(),
             Some(gz) => {
@@ -126,20 +123,31 @@ impl Sink {
                 std::mem::take(gz.get_mut())
             }
         };
-        self.push(out).await
+        self.push(out, room).await
     }
 
-    async fn push(&self, out: Vec<u8>) -> Result<(), Closed> {
+    /// Waits for room in the budget; the wait ends as soon as the client
+    /// leaves.
+    async fn reserve(&self, len: usize) -> Result<Option<OwnedSemaphorePermit>, Closed> {
+        let Some(budget) = &self.budget else {
+            return Ok(None);
+        };
+        tokio::select! {
+            permit = budget.reserve(len) => Ok(Some(permit)),
+            () = self.tx.closed() => Err(Closed),
+        }
+    }
+
+    async fn push(&self, out: Vec<u8>, room: Option<OwnedSemaphorePermit>) -> Result<(), Closed> {
         if out.is_empty() {
             return Ok(());
         }
-        let out = match &self.budget {
+        let out = match room {
             None => Bytes::from(out),
-            // Waiting for room ends as soon as the client leaves.
-            Some(budget) => tokio::select! {
-                out = budget.charge(out) => out,
-                () = self.tx.closed() => return Err(Closed),
-            },
+            Some(permit) => Bytes::from_owner(Charged {
+                data: out,
+                _permit: permit,
+            }),
         };
         self.tx.send(out).await.map_err(|_| Closed)
     }
@@ -147,7 +155,9 @@ impl Sink {
     async fn finish(mut self) {
         if let Some(gz) = self.gzip.take() {
             let trailer = gz.finish().expect("writing to a Vec cannot fail");
-            let _ = self.push(trailer).await;
+            if let Ok(room) = self.reserve(trailer.len()).await {
+                let _ = self.push(trailer, room).await;
+            }
         }
     }
 }
