@@ -110,7 +110,7 @@ pub struct ServeArgs {
     pub max_connections_per_address: Option<usize>,
 
     /// Mebibytes of response data buffered for all clients together; a
-    /// response waits for room before producing more. [default: 32]
+    /// response waits for room before producing more. [default: 16]
     #[arg(long, value_name = "MIB")]
     pub response_buffer_mib: Option<usize>,
 }

@@ -119,7 +119,7 @@ impl Config {
             response_buffer_bytes: count(
                 "response-buffer-mib",
                 args.response_buffer_mib.or(file.response_buffer_mib),
-                32,
+                16,
                 // Counted in bytes by a semaphore, which holds fewer than
                 // 2^61 permits; a terabyte is far beyond any node anyway.
                 1 << 20,

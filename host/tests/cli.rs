@@ -147,6 +147,12 @@ fn help_explains_every_flag() {
         "--deadline-seconds",
         "--cache-dir",
         "--journalctl",
+        "--header-timeout-seconds",
+        "--idle-timeout-seconds",
+        "--send-timeout-seconds",
+        "--max-connections",
+        "--max-connections-per-address",
+        "--response-buffer-mib",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
