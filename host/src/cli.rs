@@ -78,4 +78,39 @@ pub struct ServeArgs {
     /// $XDG_CACHE_HOME/nodelogd or ~/.cache/nodelogd]
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Seconds from accepting a connection to its first complete request
+    /// head; a connection that sends none in time is closed. [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub header_timeout_seconds: Option<u64>,
+
+    /// Seconds a kept-alive connection may wait, with no request running,
+    /// for its next request; it is then closed (HTTP/2: GOAWAY).
+    /// [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_timeout_seconds: Option<u64>,
+
+    /// Seconds a response may make no progress (the client reads nothing)
+    /// before it is ended: the connection is closed (HTTP/2: the stream is
+    /// reset) and its log sources stop. [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    pub send_timeout_seconds: Option<u64>,
+
+    /// Connections open at once. When all are taken, the longest-idle
+    /// connection is closed to make room; busy ones are never closed for
+    /// this, and when all are busy, new connections are refused.
+    /// [default: 1024]
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Connections open at once from one client address, under the same
+    /// rule (the address's longest-idle connection makes room).
+    /// [default: 128]
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_address: Option<usize>,
+
+    /// Mebibytes of response data buffered for all clients together; a
+    /// response waits for room before producing more. [default: 16]
+    #[arg(long, value_name = "MIB")]
+    pub response_buffer_mib: Option<usize>,
 }

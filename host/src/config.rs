@@ -20,6 +20,31 @@ struct FileConfig {
     deadline_seconds: Option<u64>,
     max_concurrent_queries: Option<usize>,
     cache_dir: Option<PathBuf>,
+    header_timeout_seconds: Option<u64>,
+    idle_timeout_seconds: Option<u64>,
+    send_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
+    response_buffer_mib: Option<usize>,
+}
+
+/// Longest accepted `deadline-seconds` and connection timeouts: a day.
+/// Larger values are mistakes, and would overflow instant arithmetic.
+const MAX_SECONDS: u64 = 24 * 60 * 60;
+
+/// What one client and all clients together may hold (see `server`).
+#[derive(Debug, Clone)]
+pub struct ConnLimits {
+    /// From accept to the first complete request head.
+    pub header_timeout: Duration,
+    /// With no request running, until the next one.
+    pub idle_timeout: Duration,
+    /// A response that makes no progress for this long is ended.
+    pub send_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    /// Bytes of response data buffered at once, over all responses.
+    pub response_buffer_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +58,7 @@ pub struct Config {
     pub deadline: Duration,
     pub max_concurrent_queries: usize,
     pub cache_dir: Option<PathBuf>,
+    pub connections: ConnLimits,
 }
 
 impl Config {
@@ -56,13 +82,50 @@ impl Config {
             Some(dir) => Some(absolute(&dir, "journal directory")?),
             None => None,
         };
-        let deadline = args
-            .deadline_seconds
-            .or(file.deadline_seconds)
-            .unwrap_or(30);
-        if deadline == 0 {
-            bail!("deadline-seconds must be at least 1");
-        }
+        let deadline = seconds(
+            "deadline-seconds",
+            args.deadline_seconds.or(file.deadline_seconds),
+            30,
+        )?;
+        let connections = ConnLimits {
+            header_timeout: seconds(
+                "header-timeout-seconds",
+                args.header_timeout_seconds.or(file.header_timeout_seconds),
+                10,
+            )?,
+            idle_timeout: seconds(
+                "idle-timeout-seconds",
+                args.idle_timeout_seconds.or(file.idle_timeout_seconds),
+                30,
+            )?,
+            send_timeout: seconds(
+                "send-timeout-seconds",
+                args.send_timeout_seconds.or(file.send_timeout_seconds),
+                30,
+            )?,
+            max_connections: count(
+                "max-connections",
+                args.max_connections.or(file.max_connections),
+                1024,
+                1 << 16,
+            )?,
+            max_connections_per_address: count(
+                "max-connections-per-address",
+                args.max_connections_per_address
+                    .or(file.max_connections_per_address),
+                128,
+                1 << 16,
+            )?,
+            response_buffer_bytes: count(
+                "response-buffer-mib",
+                args.response_buffer_mib.or(file.response_buffer_mib),
+                16,
+                // Counted in bytes by a semaphore, which holds fewer than
+                // 2^61 permits; a terabyte is far beyond any node anyway.
+                1 << 20,
+            )?
+            .saturating_mul(1 << 20),
+        };
         let cache_dir = match args.cache_dir.or(file.cache_dir) {
             Some(dir) if dir == Path::new("none") => None,
             Some(dir) => Some(dir),
@@ -80,15 +143,34 @@ impl Config {
             journal_dir,
             journalctl,
             node_name: args.node_name.or(file.node_name).unwrap_or_else(hostname),
-            deadline: Duration::from_secs(deadline),
+            deadline,
             max_concurrent_queries: args
                 .max_concurrent_queries
                 .or(file.max_concurrent_queries)
                 .unwrap_or(16)
                 .max(1),
             cache_dir,
+            connections,
         })
     }
+}
+
+/// A duration setting in whole seconds, 1 to `MAX_SECONDS`.
+fn seconds(name: &str, value: Option<u64>, default: u64) -> anyhow::Result<Duration> {
+    let value = count(name, value, default, MAX_SECONDS)?;
+    Ok(Duration::from_secs(value))
+}
+
+/// A count setting, 1 to `max`.
+fn count<T>(name: &str, value: Option<T>, default: T, max: T) -> anyhow::Result<T>
+where
+    T: Copy + PartialOrd + From<u8> + std::fmt::Display,
+{
+    let value = value.unwrap_or(default);
+    if value < T::from(1) || value > max {
+        bail!("{name} must be between 1 and {max}, not {value}");
+    }
+    Ok(value)
 }
 
 /// Absolute, but with symlinks kept as given (they are the operator's names).

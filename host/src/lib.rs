@@ -77,12 +77,20 @@ pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Resul
     }
     let mut specs = extra;
     specs.extend(plugins::builtin_specs(&host, &log_root)?);
+    // Each running query may hold one instance of every plugin, plus a few
+    // for the checks that precede it.
     let max_instances = config
         .max_concurrent_queries
-        .saturating_mul(specs.len().max(1))
-        .try_into()
-        .unwrap_or(u32::MAX)
-        .saturating_add(4);
+        .checked_mul(specs.len().max(1))
+        .and_then(|n| u32::try_from(n).ok())
+        .and_then(|n| n.checked_add(4))
+        .with_context(|| {
+            format!(
+                "max-concurrent-queries {} is too large for {} plugins",
+                config.max_concurrent_queries,
+                specs.len()
+            )
+        })?;
     let runtime = Runtime::load(specs, config.cache_dir.as_deref(), max_instances).await?;
     tracing::info!(node = %config.node_name, log_dir = %log_root.path().display(), "plugins loaded");
     let app = App {
@@ -91,7 +99,7 @@ pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Resul
         deadline: config.deadline,
         queries: Arc::new(Semaphore::new(config.max_concurrent_queries)),
     };
-    server::listen(config.listen, app).await
+    server::listen(config.listen, app, config.connections).await
 }
 
 /// `nodelogd plugins`: each built-in plugin's manifest, verbatim.

@@ -1,6 +1,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 use nodelogd::cli::{Cli, Command};
 use nodelogd::config::Config;
@@ -37,10 +38,33 @@ fn serve(args: nodelogd::cli::ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
+        // Before the plugins load (seconds), so no signal finds the default
+        // action, which is to die without draining.
+        ignore_signals()?;
         let running = nodelogd::start(config).await?;
         running.until(shutdown_signal()).await;
         Ok(())
     })
+}
+
+/// SIGHUP, SIGUSR1 and SIGUSR2 are logged and otherwise ignored until
+/// nodelogd gives them a meaning (reload, for one): their default action
+/// would kill it mid-response.
+fn ignore_signals() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    for (kind, name) in [
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::user_defined1(), "SIGUSR1"),
+        (SignalKind::user_defined2(), "SIGUSR2"),
+    ] {
+        let mut stream = signal(kind).with_context(|| format!("installing the {name} handler"))?;
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                tracing::info!(signal = name, "ignoring a signal");
+            }
+        });
+    }
+    Ok(())
 }
 
 /// SIGTERM (how a DaemonSet pod is stopped) or Ctrl-C.

@@ -4,11 +4,16 @@
 //! instead of being buffered for. When the client goes away the body and
 //! the channel's receiver are dropped; the producer sees `closed()` and
 //! stops at once (dropping a plugin's store kills its programs).
+//!
+//! Every chunk also holds its size in the server's response `Budget` until
+//! hyper has written and dropped it, so all responses together buffer a
+//! bounded number of bytes however many clients read slowly.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io::Write;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -17,7 +22,7 @@ use flate2::write::GzEncoder;
 use http_body::Frame;
 use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
@@ -40,6 +45,56 @@ impl http_body::Body for ChannelBody {
     }
 }
 
+/// Bytes of response data that may be buffered at once, over all
+/// responses of a server.
+pub struct Budget {
+    bytes: Arc<Semaphore>,
+    /// The most one chunk waits for: a chunk larger than the whole budget
+    /// takes all of it.
+    whole: u32,
+}
+
+impl Budget {
+    pub fn new(bytes: usize) -> Arc<Self> {
+        let whole = u32::try_from(bytes).unwrap_or(u32::MAX);
+        Arc::new(Budget {
+            bytes: Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS))),
+            whole,
+        })
+    }
+
+    async fn reserve(&self, len: usize) -> OwnedSemaphorePermit {
+        let wanted = u32::try_from(len).unwrap_or(u32::MAX).min(self.whole);
+        self.bytes
+            .clone()
+            .acquire_many_owned(wanted)
+            .await
+            .expect("the budget's semaphore is never closed")
+    }
+}
+
+/// A chunk and its share of the budget, returned when hyper drops it.
+struct Charged {
+    data: Vec<u8>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Charged {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+tokio::task_local! {
+    static BUDGET: Arc<Budget>;
+}
+
+/// Runs `handle` (a request's handler) with responses it streams charged
+/// to `budget`.
+pub async fn with_budget<F: Future>(budget: Arc<Budget>, handle: F) -> F::Output {
+    BUDGET.scope(budget, handle).await
+}
+
 /// The client has gone; stop producing.
 #[derive(Debug)]
 pub struct Closed;
@@ -48,31 +103,61 @@ pub struct Closed;
 pub struct Sink {
     tx: mpsc::Sender<Bytes>,
     gzip: Option<GzEncoder<Vec<u8>>>,
+    budget: Option<Arc<Budget>>,
 }
 
 impl Sink {
     pub async fn send(&mut self, chunk: &[u8]) -> Result<(), Closed> {
+        // Room first, copy after: a producer waiting for room holds no
+        // copy. Compressed output is charged its input's size, which it
+        // exceeds by a few bytes at most.
+        let room = self.reserve(chunk.len()).await?;
         let out = match &mut self.gzip {
-            None => Bytes::copy_from_slice(chunk),
+            None => chunk.to_vec(),
             Some(gz) => {
                 // A sync flush per chunk keeps compressed output streaming
                 // as the log is produced, at a small cost in ratio.
                 gz.write_all(chunk)
                     .and_then(|()| gz.flush())
                     .expect("writing to a Vec cannot fail");
-                Bytes::from(std::mem::take(gz.get_mut()))
+                std::mem::take(gz.get_mut())
             }
         };
+        self.push(out, room).await
+    }
+
+    /// Waits for room in the budget; the wait ends as soon as the client
+    /// leaves.
+    async fn reserve(&self, len: usize) -> Result<Option<OwnedSemaphorePermit>, Closed> {
+        let Some(budget) = &self.budget else {
+            return Ok(None);
+        };
+        tokio::select! {
+            permit = budget.reserve(len) => Ok(Some(permit)),
+            () = self.tx.closed() => Err(Closed),
+        }
+    }
+
+    async fn push(&self, out: Vec<u8>, room: Option<OwnedSemaphorePermit>) -> Result<(), Closed> {
         if out.is_empty() {
             return Ok(());
         }
+        let out = match room {
+            None => Bytes::from(out),
+            Some(permit) => Bytes::from_owner(Charged {
+                data: out,
+                _permit: permit,
+            }),
+        };
         self.tx.send(out).await.map_err(|_| Closed)
     }
 
-    async fn finish(self) {
-        if let Some(gz) = self.gzip {
+    async fn finish(mut self) {
+        if let Some(gz) = self.gzip.take() {
             let trailer = gz.finish().expect("writing to a Vec cannot fail");
-            let _ = self.tx.send(Bytes::from(trailer)).await;
+            if let Ok(room) = self.reserve(trailer.len()).await {
+                let _ = self.push(trailer, room).await;
+            }
         }
     }
 }
@@ -90,6 +175,8 @@ where
     let sink = Sink {
         tx: tx.clone(),
         gzip,
+        // Outside a server's handler (unit tests), nothing is charged.
+        budget: BUDGET.try_with(Arc::clone).ok(),
     };
     tokio::spawn(async move {
         tokio::select! {

@@ -12,20 +12,12 @@ use nodelogd_tests::{http, procs};
 use crate::fixture;
 
 /// Every unit: several MB, more than socket buffers hold.
-const EVERYTHING: &str = "/logs/?query=kubelet&query=containerd&query=kube-proxy&query=sshd";
-
-fn own_journal(name: &str) -> (std::path::PathBuf, String) {
-    let link = fixture().base.join(name);
-    if !link.exists() {
-        std::os::unix::fs::symlink(&fixture().journal_dir, &link).unwrap();
-    }
-    let needle = format!("--directory={}", link.display());
-    (link, needle)
-}
+pub(crate) const EVERYTHING: &str =
+    "/logs/?query=kubelet&query=containerd&query=kube-proxy&query=sshd";
 
 #[test]
 fn a_client_that_disconnects_leaves_no_journalctl_behind() {
-    let (link, needle) = own_journal("journal-disconnect");
+    let (link, needle) = fixture().own_journal("journal-disconnect");
     let addr = fixture().serve(ServeArgs {
         journal_dir: Some(link),
         ..Default::default()
@@ -48,7 +40,7 @@ fn a_client_that_disconnects_leaves_no_journalctl_behind() {
 
 #[test]
 fn the_deadline_ends_output_and_the_process() {
-    let (link, needle) = own_journal("journal-deadline");
+    let (link, needle) = fixture().own_journal("journal-deadline");
     let args = ServeArgs {
         journal_dir: Some(link),
         deadline_seconds: Some(2),

@@ -84,6 +84,17 @@ impl Fixture {
         addr
     }
 
+    /// The journal through a symlink named `name`, and the argument that
+    /// tells the journalctl processes reading it from every other test's.
+    pub fn own_journal(&self, name: &str) -> (PathBuf, String) {
+        let link = self.base.join(name);
+        if !link.exists() {
+            std::os::unix::fs::symlink(&self.journal_dir, &link).unwrap();
+        }
+        let needle = format!("--directory={}", link.display());
+        (link, needle)
+    }
+
     /// What `journalctl --directory=<journal> ARGS` prints, stdout and
     /// stderr through one pipe, as the kubelet collects it.
     pub fn journalctl(&self, args: &[&str]) -> Vec<u8> {

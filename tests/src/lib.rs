@@ -1,10 +1,12 @@
 //! Test support: real data and a real server, built by the project's own
 //! code. `journal` writes a systemd journal through systemd-journal-remote,
 //! `logtree` lays out a log root with files and symlinks, `http` is a tiny
-//! HTTP/1.1 client that sees exactly the bytes on the wire, and `fixture`
+//! HTTP/1.1 client that sees exactly the bytes on the wire, `clients` opens
+//! raw and HTTP/2 connections from chosen loopback addresses, and `fixture`
 //! starts nodelogd in-process over them; `misbehave` is the misbehaving
 //! test plugin with its grant.
 
+pub mod clients;
 pub mod edge_journal;
 pub mod fixture;
 pub mod http;
