@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use tracing::Instrument;
 
+use crate::admission::ClientAddr;
 use crate::route::{self, App};
 
 const MAX_CONNECTIONS: usize = 1024;
@@ -97,7 +98,8 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: oneshot:
             _ = &mut stopped => break,
         };
         let app = app.clone();
-        let service = service_fn(move |req| {
+        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ClientAddr(peer.ip()));
             let app = app.clone();
             async move {
                 let started = Instant::now();

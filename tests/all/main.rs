@@ -5,6 +5,7 @@
 mod files;
 mod journal;
 mod kubectl;
+mod limits;
 mod sandbox;
 mod streaming;
 mod upstream;

@@ -62,9 +62,14 @@ impl Fixture {
 
     /// Starts another nodelogd over the same data; `args` may change any
     /// setting but the paths.
-    pub fn serve(&self, mut args: ServeArgs) -> SocketAddr {
+    pub fn serve(&self, args: ServeArgs) -> SocketAddr {
+        self.serve_root(&self.logs.root, args)
+    }
+
+    /// [`Fixture::serve`] over another log root.
+    pub fn serve_root(&self, root: &Path, mut args: ServeArgs) -> SocketAddr {
         args.listen = Some(([127, 0, 0, 1], 0).into());
-        args.log_dir = Some(self.logs.root.clone());
+        args.log_dir = Some(root.to_path_buf());
         args.journal_dir.get_or_insert(self.journal_dir.clone());
         // Persist compiled plugins across runs: debug hosts compile slowly.
         args.cache_dir = Some(self.base.parent().unwrap().join("plugin-cache"));

@@ -1,0 +1,54 @@
+//! Go's escaping of names for URLs and HTML, on raw bytes: names on disk
+//! need not be UTF-8, and Go passes their bytes through unchanged.
+
+/// `url.URL{Path: name}.String()`: escape all but unreserved characters and
+/// `$&+,/:;=@`, and prefix `./` when the first segment has a colon (so it
+/// cannot read as a scheme).
+pub fn url_path(name: &[u8]) -> String {
+    let first = name.split(|&b| b == b'/').next().unwrap_or_default();
+    let prefix = if first.contains(&b':') { "./" } else { "" };
+    format!("{prefix}{}", escape_path(name))
+}
+
+/// The escaping of [`url_path`] alone.
+pub fn escape_path(name: &[u8]) -> String {
+    let mut out = String::with_capacity(name.len());
+    for &b in name {
+        if b.is_ascii_alphanumeric() || b"-_.~$&+,/:;=@".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Go's `htmlReplacer`.
+pub fn html(name: &[u8], out: &mut Vec<u8>) {
+    for &b in name {
+        match b {
+            b'&' => out.extend_from_slice(b"&amp;"),
+            b'<' => out.extend_from_slice(b"&lt;"),
+            b'>' => out.extend_from_slice(b"&gt;"),
+            b'"' => out.extend_from_slice(b"&#34;"),
+            b'\'' => out.extend_from_slice(b"&#39;"),
+            b => out.push(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_go() {
+        assert_eq!(url_path(b"a b?.log"), "a%20b%3F.log");
+        assert_eq!(url_path(b"c:d/"), "./c:d/");
+        assert_eq!(url_path(b"caf\xe9\n.log"), "caf%E9%0A.log");
+        assert_eq!(escape_path(b"c:d"), "c:d");
+        let mut out = Vec::new();
+        html(b"<x>&'\"\xff", &mut out);
+        assert_eq!(out, b"&lt;x&gt;&amp;&#39;&#34;\xff");
+    }
+}
