@@ -173,4 +173,17 @@ mod tests {
             "{err:#}"
         );
     }
+
+    #[test]
+    fn one_address_gets_half_the_slots_by_default() {
+        let config = Config::load(ServeArgs {
+            max_concurrent_queries: Some(10),
+            max_file_requests_per_client: Some(99),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((config.queries.total, config.queries.per_client), (10, 5));
+        assert_eq!((config.files.total, config.files.per_client), (16, 16));
+        assert_eq!(config.files.wait, Duration::from_secs(1));
+    }
 }

@@ -353,7 +353,43 @@ pub fn clean(path: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::clean;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[test]
+    fn a_refused_path_is_logged_escaped() {
+        // Pins: the decoded path was logged raw (Display), so `%0A`, ESC
+        // and NUL in a URL forged lines in nodelogd's own log.
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let writer = {
+            let log = log.clone();
+            move || Capture(log.clone())
+        };
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(writer)
+            .with_ansi(false)
+            .finish();
+        let resp = tracing::subscriber::with_default(subscriber, || {
+            open_failed(b"/x\nFAKE\x1b[31m\0", RootError::Escapes)
+        });
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        let log = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+        assert!(log.contains(r#"path="/x\nFAKE\u{1b}[31m\0""#), "{log}");
+        assert_eq!(log.lines().count(), 1, "{log}");
+    }
+
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 
     #[test]
     fn clean_like_go() {
