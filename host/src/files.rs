@@ -243,25 +243,33 @@ fn index_redirect(url: &[u8], via: Via<'_>) -> Option<Response<Body>> {
 /// percent-escaped as Go escapes `href`s: Go sends the raw name, which
 /// breaks on `?`, `#`, newlines (dropped from the header) and non-UTF-8.
 fn redirect(via: Via<'_>, name: &[u8], dir: bool) -> Response<Body> {
-    match via {
+    let mut location = Vec::new();
+    let query = match via {
         Via::Path { query } if dir => {
-            reply::redirect(&format!("{}/", escape::url_path(base(name))), query)
+            escape::url_path(base(name), &mut location);
+            location.push(b'/');
+            query
         }
         Via::Path { query } => {
-            reply::redirect(&format!("../{}", escape::escape_path(base(name))), query)
+            location.extend_from_slice(b"../");
+            escape::escape_path(base(name), &mut location);
+            query
         }
         Via::Query { root } => {
             let relative = name.strip_prefix(b"/").unwrap_or(name);
-            let mut location = format!("{root}{}", escape::url_path(relative));
+            location.extend_from_slice(root.as_bytes());
+            escape::url_path(relative, &mut location);
             if dir && !relative.is_empty() {
-                location.push('/');
+                location.push(b'/');
             }
             if location.is_empty() {
-                location.push_str("./");
+                location.extend_from_slice(b"./");
             }
-            reply::redirect(&location, None)
+            None
         }
-    }
+    };
+    // Escaped, so ASCII: the conversion never replaces anything.
+    reply::redirect(&String::from_utf8_lossy(&location), query)
 }
 
 fn file(opened: Opened, permit: Permit) -> Response<Body> {

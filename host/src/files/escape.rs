@@ -1,26 +1,28 @@
 //! Go's escaping of names for URLs and HTML, on raw bytes: names on disk
-//! need not be UTF-8, and Go passes their bytes through unchanged.
+//! need not be UTF-8, and Go passes their bytes through unchanged. Written
+//! straight into the output: a listing escapes every name it holds.
 
 /// `url.URL{Path: name}.String()`: escape all but unreserved characters and
 /// `$&+,/:;=@`, and prefix `./` when the first segment has a colon (so it
 /// cannot read as a scheme).
-pub fn url_path(name: &[u8]) -> String {
+pub fn url_path(name: &[u8], out: &mut Vec<u8>) {
     let first = name.split(|&b| b == b'/').next().unwrap_or_default();
-    let prefix = if first.contains(&b':') { "./" } else { "" };
-    format!("{prefix}{}", escape_path(name))
+    if first.contains(&b':') {
+        out.extend_from_slice(b"./");
+    }
+    escape_path(name, out);
 }
 
 /// The escaping of [`url_path`] alone.
-pub fn escape_path(name: &[u8]) -> String {
-    let mut out = String::with_capacity(name.len());
+pub fn escape_path(name: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in name {
         if b.is_ascii_alphanumeric() || b"-_.~$&+,/:;=@".contains(&b) {
-            out.push(char::from(b));
+            out.push(b);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
     }
-    out
 }
 
 /// Go's `htmlReplacer`.
@@ -41,12 +43,20 @@ pub fn html(name: &[u8], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
+    fn url(name: &[u8]) -> String {
+        let mut out = Vec::new();
+        url_path(name, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn like_go() {
-        assert_eq!(url_path(b"a b?.log"), "a%20b%3F.log");
-        assert_eq!(url_path(b"c:d/"), "./c:d/");
-        assert_eq!(url_path(b"caf\xe9\n.log"), "caf%E9%0A.log");
-        assert_eq!(escape_path(b"c:d"), "c:d");
+        assert_eq!(url(b"a b?.log"), "a%20b%3F.log");
+        assert_eq!(url(b"c:d/"), "./c:d/");
+        assert_eq!(url(b"caf\xe9\n.log"), "caf%E9%0A.log");
+        let mut out = Vec::new();
+        escape_path(b"c:d", &mut out);
+        assert_eq!(out, b"c:d");
         let mut out = Vec::new();
         html(b"<x>&'\"\xff", &mut out);
         assert_eq!(out, b"&lt;x&gt;&amp;&#39;&#34;\xff");

@@ -35,7 +35,7 @@ pub fn render(
 fn entry(name: &[u8], is_dir: bool, out: &mut Vec<u8>) {
     let slash: &[u8] = if is_dir { b"/" } else { b"" };
     out.extend_from_slice(b"<a href=\"");
-    out.extend_from_slice(escape::url_path(name).as_bytes());
+    escape::url_path(name, out);
     out.extend_from_slice(slash);
     out.extend_from_slice(b"\">");
     escape::html(name, out);
