@@ -8,6 +8,7 @@ and 429 ratio while hostile or merely numerous clients hit it.
                read; 4 honest clients (127.0.0.3) query meanwhile
   honest N     N honest clients, each from its own address, each asking
                small queries (tailLines 1..2000) back to back
+  proxied N    the same N clients all from one address (as behind a proxy)
 
 usage: bench/limits.py [--bin NODELOGD] SCENARIO [ARG]...
        e.g. bench/limits.py listing 40 listing 300 queries honest 50
@@ -230,13 +231,15 @@ def queries():
     return "16 never-reading whole-journal queries + 4 honest clients", start
 
 
-def honest_many(n):
+def honest_many(n, one_address=False):
     def start(stop):
         statuses, latencies = [], []
         target = lambda: f"/logs/?query=kubelet&tailLines={random.randint(1, 2000)}"
         threads = [
             threading.Thread(
-                target=honest, args=(PORT, f"127.0.2.{i % 250 + 1}", target, statuses, latencies, stop), daemon=True
+                target=honest,
+                args=(PORT, "127.0.0.4" if one_address else f"127.0.2.{i % 250 + 1}", target, statuses, latencies, stop),
+                daemon=True,
             )
             for i in range(n)
         ]
@@ -244,19 +247,20 @@ def honest_many(n):
             t.start()
         return {"threads": threads, "statuses": {"honest queries": statuses}, "latencies": {"honest": latencies}}
 
-    return f"{n} honest clients", start
+    return f"{n} honest clients" + (" from one address" if one_address else ""), start
 
 
 def main():
-    global PORT
+    global PORT, ATTACK_SECONDS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "nodelogd"))
     parser.add_argument("--port", type=int, default=10298)
+    parser.add_argument("--seconds", type=int, default=ATTACK_SECONDS, help="length of each attack")
     parser.add_argument("scenarios", nargs="+")
     args = parser.parse_args()
-    PORT = args.port
+    PORT, ATTACK_SECONDS = args.port, args.seconds
     os.makedirs(WORK, exist_ok=True)
-    log, journal = prepare(os.path.join(ROOT, "target", "release", "nodelogd-fixtures"))
+    log, journal = prepare(os.path.join(os.path.dirname(args.bin), "nodelogd-fixtures"))
     server = subprocess.Popen(
         [args.bin, "serve", "--listen", f"127.0.0.1:{PORT}", "--log-dir", log, "--journal-dir", journal,
          "--cache-dir", os.path.join(WORK, "cache")],
@@ -276,6 +280,8 @@ def main():
                 name, start = queries()
             elif word == "honest":
                 name, start = honest_many(int(words.pop(0)))
+            elif word == "proxied":
+                name, start = honest_many(int(words.pop(0)), one_address=True)
             else:
                 parser.error(f"unknown scenario {word}")
             attack(server.pid, PORT, name, start)
