@@ -35,6 +35,7 @@ LOG = os.path.join("/dev/shm" if os.path.isdir("/dev/shm") else WORK, "nodelogd-
 ENTRIES = 100_000
 JOURNAL_ENTRIES = 200_000
 ATTACK_SECONDS = 10
+HEALTH_TIMEOUT = 5
 EVERYTHING = "/logs/?query=kubelet&query=containerd&query=kube-proxy&query=sshd"
 
 
@@ -60,24 +61,24 @@ def rss_mib(pid):
     return 0.0
 
 
-def connect(port, source="127.0.0.1"):
+def connect(port, source="127.0.0.1", timeout=30):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind((source, 0))
-    s.settimeout(30)
+    s.settimeout(timeout)
     s.connect(("127.0.0.1", port))
     return s
 
 
-def send(port, target, source="127.0.0.1"):
-    s = connect(port, source)
+def send(port, target, source="127.0.0.1", timeout=30):
+    s = connect(port, source, timeout)
     s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     return s
 
 
-def get_status(port, target, source="127.0.0.1"):
+def get_status(port, target, source="127.0.0.1", timeout=30):
     """Status of a whole request, read to the end; None if it failed."""
     try:
-        with send(port, target, source) as s:
+        with send(port, target, source, timeout) as s:
             head = b""
             while b"\r\n" not in head:
                 chunk = s.recv(4096)
@@ -93,30 +94,47 @@ def get_status(port, target, source="127.0.0.1"):
 
 def healthz_ms(port):
     started = time.monotonic()
-    ok = get_status(port, "/healthz") == 200
+    ok = get_status(port, "/healthz", timeout=HEALTH_TIMEOUT) == 200
     return (time.monotonic() - started) * 1000 if ok else float("inf")
 
 
-class Sampler(threading.Thread):
-    """Samples RSS and /healthz latency every 100 ms until stopped."""
+class Sampler:
+    """Samples RSS and, on a thread of its own, /healthz latency (a probe
+    that gets no answer within 5 s counts as 5 s and as failed)."""
 
     def __init__(self, pid, port):
-        super().__init__(daemon=True)
         self.pid, self.port = pid, port
-        self.rss, self.health = [], []
+        self.rss, self.health, self.failed = [], [], 0
         self.stop = threading.Event()
+        self.threads = [threading.Thread(target=f, daemon=True) for f in (self.sample_rss, self.sample_health)]
+        for t in self.threads:
+            t.start()
 
-    def run(self):
+    def sample_rss(self):
         while not self.stop.is_set():
             self.rss.append(rss_mib(self.pid))
-            self.health.append(healthz_ms(self.port))
             time.sleep(0.1)
+
+    def sample_health(self):
+        while not self.stop.is_set():
+            ms = healthz_ms(self.port)
+            if ms > HEALTH_TIMEOUT * 1000:
+                self.failed += 1
+                ms = HEALTH_TIMEOUT * 1000
+            self.health.append(ms)
+            time.sleep(0.1)
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
 
     def report(self, baseline):
         h = sorted(self.health)
         return (
             f"RSS peak {max(self.rss):.0f} MiB (+{max(self.rss) - baseline:.0f}), "
-            f"/healthz median {statistics.median(h):.1f} ms, max {h[-1]:.0f} ms"
+            f"/healthz median {statistics.median(h):.1f} ms, max {h[-1]:.0f} ms, "
+            f"{self.failed} of {len(h)} probes unanswered within {HEALTH_TIMEOUT} s"
         )
 
 
@@ -160,13 +178,11 @@ def summary(statuses):
 def attack(pid, port, name, start_clients):
     baseline = rss_mib(pid)
     sampler = Sampler(pid, port)
-    sampler.start()
     stop = threading.Event()
     result = start_clients(stop)
     time.sleep(ATTACK_SECONDS)
     stop.set()
-    sampler.stop.set()
-    sampler.join()
+    sampler.finish()
     during = sampler.report(baseline)
     cleanup = result.get("cleanup")
     if cleanup:
@@ -261,33 +277,36 @@ def main():
     PORT, ATTACK_SECONDS = args.port, args.seconds
     os.makedirs(WORK, exist_ok=True)
     log, journal = prepare(os.path.join(os.path.dirname(args.bin), "nodelogd-fixtures"))
-    server = subprocess.Popen(
-        [args.bin, "serve", "--listen", f"127.0.0.1:{PORT}", "--log-dir", log, "--journal-dir", journal,
-         "--cache-dir", os.path.join(WORK, "cache")],
-        stderr=open(os.path.join(WORK, "nodelogd.log"), "w"),
-    )
-    try:
-        for _ in range(300):
-            if get_status(PORT, "/healthz") == 200:
-                break
-            time.sleep(0.1)
-        words = list(args.scenarios)
-        while words:
-            word = words.pop(0)
-            if word == "listing":
-                name, start = listing(int(words.pop(0)))
-            elif word == "queries":
-                name, start = queries()
-            elif word == "honest":
-                name, start = honest_many(int(words.pop(0)))
-            elif word == "proxied":
-                name, start = honest_many(int(words.pop(0)), one_address=True)
-            else:
-                parser.error(f"unknown scenario {word}")
+    words = list(args.scenarios)
+    while words:
+        word = words.pop(0)
+        if word == "listing":
+            name, start = listing(int(words.pop(0)))
+        elif word == "queries":
+            name, start = queries()
+        elif word == "honest":
+            name, start = honest_many(int(words.pop(0)))
+        elif word == "proxied":
+            name, start = honest_many(int(words.pop(0)), one_address=True)
+        else:
+            parser.error(f"unknown scenario {word}")
+        # A fresh server for each, so that one attack's leftovers do not
+        # count against the next.
+        server = subprocess.Popen(
+            [args.bin, "serve", "--listen", f"127.0.0.1:{PORT}", "--log-dir", log, "--journal-dir", journal,
+             "--cache-dir", os.path.join(WORK, "cache")],
+            stderr=open(os.path.join(WORK, "nodelogd.log"), "a"),
+        )
+        try:
+            for _ in range(300):
+                if get_status(PORT, "/healthz") == 200:
+                    break
+                time.sleep(0.1)
+            time.sleep(1)
             attack(server.pid, PORT, name, start)
-    finally:
-        server.terminate()
-        server.wait()
+        finally:
+            server.terminate()
+            server.wait()
 
 
 if __name__ == "__main__":
