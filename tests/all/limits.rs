@@ -118,6 +118,7 @@ fn a_100k_entry_listing_streams_sorted_while_healthz_answers() {
     let root = if shm.is_dir() { shm } else { &fixture().base }
         .join(format!("nodelogd-many-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
+    let _cleanup = RemoveOnDrop(root.clone());
     let names = many_entries(&root.join("many"), 100_000);
     let addr = fixture().serve_root(&root, ServeArgs::default());
     let expected = go_listing(&names);
@@ -142,4 +143,14 @@ fn a_100k_entry_listing_streams_sorted_while_healthz_answers() {
         slowest < Duration::from_secs(1),
         "/healthz took {slowest:?}"
     );
+}
+
+/// Removes a directory when the test ends, passed or failed (it may be in
+/// memory, /dev/shm).
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
