@@ -67,10 +67,33 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS")]
     pub deadline_seconds: Option<u64>,
 
-    /// Service queries allowed to run at once; more get 429.
+    /// Service queries allowed to run at once; more wait up to
+    /// --queue-wait-ms for a slot, then get 429 with Retry-After.
     /// [default: 16]
     #[arg(long, value_name = "N")]
     pub max_concurrent_queries: Option<usize>,
+
+    /// Service queries allowed to run at once from one client address, so
+    /// that one address cannot take every slot. [default: half of
+    /// --max-concurrent-queries]
+    #[arg(long, value_name = "N")]
+    pub max_queries_per_client: Option<usize>,
+
+    /// File requests (raw files and directory listings) allowed to run at
+    /// once; more wait up to --queue-wait-ms, then get 429 with
+    /// Retry-After. [default: 16]
+    #[arg(long, value_name = "N")]
+    pub max_file_requests: Option<usize>,
+
+    /// File requests allowed to run at once from one client address.
+    /// [default: half of --max-file-requests]
+    #[arg(long, value_name = "N")]
+    pub max_file_requests_per_client: Option<usize>,
+
+    /// How long a query or file request may wait for a free slot before
+    /// it gets 429. [default: 1000]
+    #[arg(long, value_name = "MS")]
+    pub queue_wait_ms: Option<u64>,
 
     /// Directory for compiled plugins, so start-up skips recompiling them.
     /// Must be writable only by the user nodelogd runs as; "none" turns the

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::admission::Limits;
 use crate::cli::ServeArgs;
 
 #[derive(Debug, Default, Deserialize)]
@@ -19,6 +20,10 @@ struct FileConfig {
     node_name: Option<String>,
     deadline_seconds: Option<u64>,
     max_concurrent_queries: Option<usize>,
+    max_queries_per_client: Option<usize>,
+    max_file_requests: Option<usize>,
+    max_file_requests_per_client: Option<usize>,
+    queue_wait_ms: Option<u64>,
     cache_dir: Option<PathBuf>,
     header_timeout_seconds: Option<u64>,
     idle_timeout_seconds: Option<u64>,
@@ -57,6 +62,10 @@ pub struct Config {
     pub node_name: String,
     pub deadline: Duration,
     pub max_concurrent_queries: usize,
+    /// Service query admission (`max_concurrent_queries` in total).
+    pub queries: Limits,
+    /// File request admission.
+    pub files: Limits,
     pub cache_dir: Option<PathBuf>,
     pub connections: ConnLimits,
 }
@@ -126,6 +135,28 @@ impl Config {
             )?
             .saturating_mul(1 << 20),
         };
+        let max_concurrent_queries = args
+            .max_concurrent_queries
+            .or(file.max_concurrent_queries)
+            .unwrap_or(16)
+            .max(1);
+        let queue_wait =
+            Duration::from_millis(args.queue_wait_ms.or(file.queue_wait_ms).unwrap_or(1000));
+        // Half per address by default: one address never takes every slot.
+        let limits = |total: usize, per_client: Option<usize>| {
+            Limits::new(total, per_client.unwrap_or(total / 2), queue_wait)
+        };
+        let queries = limits(
+            max_concurrent_queries,
+            args.max_queries_per_client.or(file.max_queries_per_client),
+        );
+        let files = limits(
+            args.max_file_requests
+                .or(file.max_file_requests)
+                .unwrap_or(16),
+            args.max_file_requests_per_client
+                .or(file.max_file_requests_per_client),
+        );
         let cache_dir = match args.cache_dir.or(file.cache_dir) {
             Some(dir) if dir == Path::new("none") => None,
             Some(dir) => Some(dir),
@@ -144,11 +175,9 @@ impl Config {
             journalctl,
             node_name: args.node_name.or(file.node_name).unwrap_or_else(hostname),
             deadline,
-            max_concurrent_queries: args
-                .max_concurrent_queries
-                .or(file.max_concurrent_queries)
-                .unwrap_or(16)
-                .max(1),
+            max_concurrent_queries,
+            queries,
+            files,
             cache_dir,
             connections,
         })
@@ -225,5 +254,18 @@ mod tests {
             format!("{err:#}").starts_with("journal directory no/such/dir: "),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn one_address_gets_half_the_slots_by_default() {
+        let config = Config::load(ServeArgs {
+            max_concurrent_queries: Some(10),
+            max_file_requests_per_client: Some(99),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((config.queries.total, config.queries.per_client), (10, 5));
+        assert_eq!((config.files.total, config.files.per_client), (16, 16));
+        assert_eq!(config.files.wait, Duration::from_secs(1));
     }
 }

@@ -12,6 +12,7 @@
 //!
 //! Plugins reach the node only through `caps`, as their grants allow.
 
+mod admission;
 pub mod caps;
 pub mod cli;
 pub mod config;
@@ -28,8 +29,8 @@ mod stream;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::sync::Semaphore;
 
+use admission::Admission;
 use caps::{HostPrograms, ProgramPolicy};
 use config::Config;
 use logroot::LogRoot;
@@ -97,7 +98,8 @@ pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Resul
         log_root,
         runtime,
         deadline: config.deadline,
-        queries: Arc::new(Semaphore::new(config.max_concurrent_queries)),
+        queries: Admission::new(config.queries),
+        files: Admission::new(config.files),
     };
     server::listen(config.listen, app, config.connections).await
 }

@@ -46,11 +46,45 @@ pub enum Entry {
     Dir(OwnedFd),
 }
 
-/// One name in a directory listing.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DirItem {
-    pub name: String,
-    pub is_dir: bool,
+/// A directory's entries sorted by name, packed in one buffer: a
+/// 100,000-entry directory costs its names plus 8 bytes an entry.
+#[derive(Debug, Default)]
+pub struct Listing {
+    names: Vec<u8>,
+    items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    start: u32,
+    len: u16,
+    is_dir: bool,
+}
+
+/// Listing a directory failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("more than {} MiB of names", .0 >> 20)]
+    TooLarge(usize),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl Listing {
+    /// Names (raw bytes, as on disk) and whether each is a directory.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], bool)> {
+        self.items.iter().map(|item| (self.name(item), item.is_dir))
+    }
+
+    fn name(&self, item: &Item) -> &[u8] {
+        let start = item.start as usize;
+        &self.names[start..start + usize::from(item.len)]
+    }
+
+    /// Bytes held: what the size cap counts.
+    fn size(&self) -> usize {
+        self.names.len() + self.items.len() * std::mem::size_of::<Item>()
+    }
 }
 
 #[derive(Debug)]
@@ -77,8 +111,8 @@ impl LogRoot {
 
     /// Opens `path`, taken relative to the root (a leading `/` means the
     /// root). Regular files open for reading; directories for listing.
-    pub fn open_entry(&self, path: &str) -> Result<Entry, RootError> {
-        let mut pending: VecDeque<Vec<u8>> = components(path.as_bytes());
+    pub fn open_entry(&self, path: impl AsRef<[u8]>) -> Result<Entry, RootError> {
+        let mut pending: VecDeque<Vec<u8>> = components(path.as_ref());
         // Directories walked so far below the root; popping one is `..`.
         let mut walked: Vec<OwnedFd> = Vec::new();
         let mut links = 0;
@@ -165,23 +199,39 @@ impl LogRoot {
 }
 
 /// The entries of a directory opened by [`LogRoot::open_entry`], sorted by
-/// name. Symlinks are listed as what they are (not directories), as Go's
-/// file server does.
-pub fn list(dir: OwnedFd) -> io::Result<Vec<DirItem>> {
-    let mut items = Vec::new();
-    for entry in rustix::fs::Dir::new(dir)? {
-        let entry = entry?;
+/// name (bytes, as Go compares strings), refused once they hold more than
+/// `max_bytes`. Symlinks are listed as what they are (not directories), as
+/// Go's file server does. Blocks: run it off the async workers.
+pub fn list(dir: OwnedFd, max_bytes: usize) -> Result<Listing, ListError> {
+    let mut listing = Listing::default();
+    for entry in rustix::fs::Dir::new(dir).map_err(io::Error::from)? {
+        let entry = entry.map_err(io::Error::from)?;
         let name = entry.file_name().to_bytes();
         if name == b"." || name == b".." {
             continue;
         }
-        items.push(DirItem {
-            name: String::from_utf8_lossy(name).into_owned(),
+        let (Ok(start), Ok(len)) = (
+            u32::try_from(listing.names.len()),
+            u16::try_from(name.len()),
+        ) else {
+            return Err(ListError::TooLarge(max_bytes));
+        };
+        listing.names.extend_from_slice(name);
+        listing.items.push(Item {
+            start,
+            len,
             is_dir: entry.file_type() == FileType::Directory,
         });
+        if listing.size() > max_bytes {
+            return Err(ListError::TooLarge(max_bytes));
+        }
     }
-    items.sort();
-    Ok(items)
+    let Listing { names, items } = &mut listing;
+    items.sort_unstable_by(|a, b| {
+        let name = |i: &Item| &names[i.start as usize..i.start as usize + usize::from(i.len)];
+        name(a).cmp(name(b))
+    });
+    Ok(listing)
 }
 
 fn components(path: &[u8]) -> VecDeque<Vec<u8>> {
@@ -286,19 +336,27 @@ mod tests {
         let Entry::Dir(fd) = LogRoot::open(&t.root()).unwrap().open_entry("/").unwrap() else {
             panic!()
         };
-        let names: Vec<(String, bool)> = list(fd)
-            .unwrap()
-            .into_iter()
-            .map(|i| (i.name, i.is_dir))
-            .collect();
+        let listing = list(fd, 1 << 20).unwrap();
+        let names: Vec<(&[u8], bool)> = listing.iter().collect();
         assert_eq!(
             names,
             [
-                ("containers".into(), true),
-                ("plain.log".into(), false),
-                ("pods".into(), true),
-                ("zlink".into(), false)
+                (&b"containers"[..], true),
+                (b"plain.log", false),
+                (b"pods", true),
+                (b"zlink", false)
             ]
         );
+    }
+
+    #[test]
+    fn a_listing_over_its_size_cap_is_refused() {
+        let t = Tree::new();
+        let root = LogRoot::open(&t.root()).unwrap();
+        let Entry::Dir(fd) = root.open_entry("/").unwrap() else {
+            panic!()
+        };
+        // Four entries: 4 x 8 bytes of index plus their names.
+        assert!(matches!(list(fd, 40), Err(ListError::TooLarge(40))));
     }
 }

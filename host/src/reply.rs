@@ -37,6 +37,15 @@ pub fn not_found() -> Response<Body> {
     error(StatusCode::NOT_FOUND, "404 page not found")
 }
 
+/// A 429 for a request that found no free slot. `Retry-After: 1`: slots
+/// are held for seconds, and the client's next try waits in the queue.
+pub fn too_many_requests(text: &str) -> Response<Body> {
+    let mut resp = error(StatusCode::TOO_MANY_REQUESTS, text);
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
 pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
     let mut resp = error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
     resp.headers_mut()

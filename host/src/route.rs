@@ -1,16 +1,18 @@
 //! The `/logs/` surface, as the kubelet dispatches it: parse the query
 //! (400), no recognised parameter means the file server, a path in query
 //! mode or a failed validation is a 406, services go to the plugins, a
-//! single file to the file server. Plus `/healthz`.
+//! single file to the file server. Plus `/healthz`, which is never
+//! queued or limited.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode, header};
 use percent_encoding::percent_decode_str;
-use tokio::sync::Semaphore;
 
-use crate::files;
+use crate::admission::{Admission, ClientAddr, Permit};
+use crate::files::{self, Via};
 use crate::logroot::{LogRoot, RootError};
 use crate::query::{self, Valid};
 use crate::reply;
@@ -24,7 +26,9 @@ pub struct App {
     pub runtime: Runtime,
     pub deadline: Duration,
     /// Service queries running at once (each may run journalctl).
-    pub queries: Arc<Semaphore>,
+    pub queries: Admission,
+    /// File requests (raw files and listings) running at once.
+    pub files: Admission,
 }
 
 pub async fn handle<B>(app: &App, req: Request<B>) -> Response<Body> {
@@ -35,14 +39,16 @@ pub async fn handle<B>(app: &App, req: Request<B>) -> Response<Body> {
     // `/logs` is accepted as `/logs/`: clients build the URL both ways.
     match path.strip_prefix("/logs") {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            // Query-mode redirects are relative to this page.
+            let root = if rest.is_empty() { "logs/" } else { "" };
             let rest = rest.strip_prefix('/').unwrap_or(rest).to_string();
-            logs(app, &req, &rest).await
+            logs(app, &req, &rest, root).await
         }
         _ => reply::not_found(),
     }
 }
 
-async fn logs<B>(app: &App, req: &Request<B>, rest: &str) -> Response<Body> {
+async fn logs<B>(app: &App, req: &Request<B>, rest: &str, root: &'static str) -> Response<Body> {
     let method = req.method();
     if method != Method::GET && method != Method::POST {
         return reply::method_not_allowed("GET, POST");
@@ -52,34 +58,56 @@ async fn logs<B>(app: &App, req: &Request<B>, rest: &str) -> Response<Body> {
         Ok(parsed) => parsed,
         Err(errs) => return reply::error(StatusCode::BAD_REQUEST, errs),
     };
-    let path = percent_decode_str(rest).decode_utf8_lossy();
+    // Bytes, not lossy UTF-8: names on disk need not be UTF-8.
+    let path: Vec<u8> = percent_decode_str(rest).collect();
+    let client = ClientAddr::of(req);
     let Some(q) = parsed else {
         if method == Method::POST {
             return reply::method_not_allowed("GET");
         }
-        return files::serve(&app.log_root, &path, raw_query);
+        let permit = match admit_file(app, client).await {
+            Ok(permit) => permit,
+            Err(busy) => return busy,
+        };
+        let via = Via::Path { query: raw_query };
+        return files::serve(app.log_root.clone(), path, via, permit).await;
     };
-    if !(path.is_empty() || path == "/") {
+    if !(path.is_empty() || path == b"/") {
         return reply::error(StatusCode::NOT_ACCEPTABLE, "path not allowed in query mode");
     }
     match query::validate(q) {
         Err(errs) => reply::error(StatusCode::NOT_ACCEPTABLE, errs),
-        Ok(Valid::File(file)) => match app.log_root.open_entry(&file) {
+        Ok(Valid::File(file)) => {
+            let permit = match admit_file(app, client).await {
+                Ok(permit) => permit,
+                Err(busy) => return busy,
+            };
             // The kubelet's os.Stat check, done as a confined open.
-            Err(e) => reply::error(
-                StatusCode::NOT_ACCEPTABLE,
-                query::file_error(&file, &stat_error(&app.log_root, &file, &e)),
-            ),
-            Ok(entry) => files::serve_opened(&app.log_root, &file, entry, raw_query),
-        },
+            match files::open(&app.log_root, file.clone()).await {
+                Err(e) => reply::error(
+                    StatusCode::NOT_ACCEPTABLE,
+                    query::file_error(&file, &stat_error(&app.log_root, &file, &e)),
+                ),
+                Ok(entry) => {
+                    let via = Via::Query { root };
+                    files::serve_opened(app.log_root.clone(), &file, entry, via, permit).await
+                }
+            }
+        }
         Ok(Valid::Services { services, options }) => {
             let gzip = req
                 .headers()
                 .get(header::ACCEPT_ENCODING)
                 .is_some_and(|v| v == "gzip");
-            service_logs::respond(app, services, options, gzip).await
+            service_logs::respond(app, client, services, options, gzip).await
         }
     }
+}
+
+async fn admit_file(app: &App, client: IpAddr) -> Result<Permit, Response<Body>> {
+    app.files.admit(client).await.map_err(|_| {
+        reply::too_many_requests("too many file requests are running; try again later")
+    })
 }
 
 /// Worded like Go's `*PathError` from `os.Stat`: `stat <path>: <reason>`.

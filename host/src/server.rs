@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tracing::Instrument;
 
+use crate::admission::ClientAddr;
 use crate::config::ConnLimits;
 use crate::route::{self, App};
 use crate::stream::{self, Budget};
@@ -159,7 +160,9 @@ async fn accept_loop(
         }
         let server_ = server.clone();
         let activity_ = activity.clone();
-        let service = service_fn(move |req| {
+        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            // Admission counts requests per client address.
+            req.extensions_mut().insert(ClientAddr(peer.ip()));
             let server = server_.clone();
             let running = activity_.request_started();
             let activity = activity_.clone();

@@ -5,6 +5,7 @@
 //! then, for sources that do not (plain files), either their output or, if
 //! options were given, the kubelet's "options present" message.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
@@ -31,15 +32,13 @@ enum Step {
 
 pub async fn respond(
     app: &App,
+    client: IpAddr,
     services: Vec<String>,
     options: Options,
     gzip: bool,
 ) -> Response<Body> {
-    let Ok(permit) = app.queries.clone().try_acquire_owned() else {
-        return reply::error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many log queries are running; try again later",
-        );
+    let Ok(permit) = app.queries.admit(client).await else {
+        return reply::too_many_requests("too many log queries are running; try again later");
     };
     // One deadline for the whole query, as the kubelet's 30 s, but tied to
     // this request: a client that leaves also ends it (see `stream`).
@@ -47,7 +46,8 @@ pub async fn respond(
     let steps = match timeout_at(deadline, plan(&app.runtime, &services, &options)).await {
         Ok(Ok(steps)) => steps,
         Ok(Err(e)) => {
-            tracing::error!(error = ?e.to_string(), "choosing sources failed");
+            // Escaped (Debug): the text may come from a plugin.
+            tracing::error!(error = ?e.to_string(), "choosing log sources failed");
             return reply::error(StatusCode::INTERNAL_SERVER_ERROR, e);
         }
         Err(_) => {
@@ -165,7 +165,7 @@ async fn run(steps: Vec<Step>, template: Query, sink: &mut Sink) {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
-                tracing::error!(%plugin, error = ?e.to_string(), "log source failed");
+                tracing::error!(?plugin, error = ?e.to_string(), "log source failed");
                 if sink
                     .send(format!("\nerror: {e}\n").as_bytes())
                     .await

@@ -1,7 +1,13 @@
 //! The file server over the log root, and every way out of it: `..`,
 //! encoded `..`, symlinks out (absolute and relative), link loops. Links
-//! that stay inside, absolute ones included, must keep working.
+//! that stay inside, absolute ones included, must keep working. Names that
+//! are not UTF-8 or hold a newline, in a log root of their own.
 
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use nodelogd::cli::ServeArgs;
 use nodelogd_tests::http;
 use nodelogd_tests::logtree::{FILELOGGED, POD_LOG, SECRET};
 
@@ -79,11 +85,6 @@ fn raw_files_with_types_and_redirects() {
     assert_eq!(
         (resp.status, resp.header("location")),
         (301, Some("containers/"))
-    );
-    let resp = http::get(fixture().addr, "/logs/?query=/containers");
-    assert_eq!(
-        (resp.status, resp.header("location")),
-        (301, Some("containers/?query=/containers"))
     );
     let resp = http::get(fixture().addr, "/logs/filelogged.log/");
     assert_eq!(
@@ -187,4 +188,145 @@ fn health_and_unknown_paths() {
         http::get(fixture().addr, "/metrics").text(),
         "404 page not found\n"
     );
+}
+
+pub const LATIN1: &[u8] = b"caf\xe9.log";
+pub const LATIN1_TEXT: &str = "written in latin-1\n";
+/// A sparse file, larger than loopback socket buffers: a client that does
+/// not read keeps its request running.
+pub const BIG: &str = "big.bin";
+
+/// A log root with awkward names, and a server over it.
+pub fn odd() -> &'static (PathBuf, std::net::SocketAddr) {
+    static ODD: OnceLock<(PathBuf, std::net::SocketAddr)> = OnceLock::new();
+    ODD.get_or_init(|| {
+        let root = fixture().base.join("odd-log");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("new\nline")).unwrap();
+        std::fs::write(root.join(std::ffi::OsStr::from_bytes(LATIN1)), LATIN1_TEXT).unwrap();
+        std::fs::File::create(root.join(BIG))
+            .unwrap()
+            .set_len(64 << 20)
+            .unwrap();
+        let addr = fixture().serve_root(&root, ServeArgs::default());
+        (root, addr)
+    })
+}
+
+#[test]
+fn names_that_are_not_utf8_are_listed_and_served() {
+    // Pins: paths were decoded as lossy UTF-8 (404, and hrefs of U+FFFD).
+    let addr = odd().1;
+    let listing = http::get(addr, "/logs/");
+    assert_eq!(listing.status, 200);
+    let line = b"<a href=\"caf%E9.log\">caf\xe9.log</a>\n";
+    assert!(
+        listing.body.windows(line.len()).any(|w| w == line),
+        "{}",
+        listing.text()
+    );
+    let resp = http::get(addr, "/logs/caf%E9.log");
+    assert_eq!((resp.status, resp.text().as_str()), (200, LATIN1_TEXT));
+}
+
+#[test]
+fn a_redirect_location_is_escaped() {
+    // Pins: a newline in the name left the 301 without a Location.
+    let addr = odd().1;
+    let resp = http::get(addr, "/logs/new%0Aline");
+    assert_eq!(
+        (resp.status, resp.header("location")),
+        (301, Some("new%0Aline/"))
+    );
+    assert_eq!(http::get(addr, "/logs/new%0Aline/").status, 200);
+    let resp = http::get(addr, "/logs/caf%E9.log/?x=1");
+    assert_eq!(
+        (resp.status, resp.header("location")),
+        (301, Some("../caf%E9.log?x=1"))
+    );
+}
+
+#[test]
+fn a_file_query_for_a_directory_redirects_to_its_listing() {
+    // Pins: the redirect kept `?query=/containers`, so its target was a 406.
+    for (target, location) in [
+        ("/logs/?query=/containers", "containers/"),
+        ("/logs?query=/containers", "logs/containers/"),
+        ("/logs/?query=/podlink/", "podlink/"),
+        (
+            "/logs/?query=pods/default_web-1_uid",
+            "pods/default_web-1_uid/",
+        ),
+        ("/logs/?query=/filelogged.log/", "filelogged.log"),
+    ] {
+        let resp = http::get(fixture().addr, target);
+        assert_eq!(
+            (resp.status, resp.header("location")),
+            (301, Some(location)),
+            "{target}"
+        );
+    }
+    let followed = http::get(fixture().addr, "/logs/containers/");
+    assert_eq!(followed.status, 200);
+    assert!(followed.text().contains("relative.log"));
+    // The root itself is listed where it is asked for.
+    let resp = http::get(fixture().addr, "/logs/?query=/");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+}
+
+#[test]
+fn a_nul_in_a_path_is_not_found() {
+    // Pins: `%00` reached open(2) and answered 500.
+    for target in ["/logs/a%00b", "/logs/containers/%00", "/logs/%00/x"] {
+        let resp = http::get(fixture().addr, target);
+        assert_eq!(
+            (resp.status, resp.text().as_str()),
+            (404, "404 page not found\n"),
+            "{target}"
+        );
+    }
+}
+
+/// `count` entries (symlinks, one syscall each; every 1000th a directory)
+/// named so that creation order is not name order.
+pub fn many_entries(dir: &Path, count: usize) -> Vec<(Vec<u8>, bool)> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut names: Vec<(Vec<u8>, bool)> = (0..count)
+        .map(|i| {
+            let name = format!("{:05}-{}.log", (i * 7919) % count, i % 3);
+            let is_dir = i % 1000 == 0;
+            let path = dir.join(&name);
+            if is_dir {
+                std::fs::create_dir(&path).unwrap();
+            } else {
+                std::os::unix::fs::symlink("target", &path).unwrap();
+            }
+            (name.into_bytes(), is_dir)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Go's markup for `names` (sorted; plain names).
+pub fn go_listing(names: &[(Vec<u8>, bool)]) -> Vec<u8> {
+    let mut out =
+        b"<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n"
+            .to_vec();
+    for (name, is_dir) in names {
+        let slash: &[u8] = if *is_dir { b"/" } else { b"" };
+        for part in [
+            &b"<a href=\""[..],
+            name,
+            slash,
+            b"\">",
+            name,
+            slash,
+            b"</a>\n",
+        ] {
+            out.extend_from_slice(part);
+        }
+    }
+    out.extend_from_slice(b"</pre>\n");
+    out
 }

@@ -6,6 +6,7 @@ mod connections;
 mod files;
 mod journal;
 mod kubectl;
+mod limits;
 mod native_journal;
 mod plugin_faults;
 mod sandbox;

@@ -64,13 +64,22 @@ impl Fixture {
     /// Starts another nodelogd over the same data; `args` may change any
     /// setting but the paths.
     pub fn serve(&self, args: ServeArgs) -> SocketAddr {
-        self.serve_with(args, Vec::new())
+        self.serve_in(&self.logs.root, args, Vec::new())
     }
 
     /// [`Fixture::serve`] with `extra` plugins asked before the built-ins.
-    pub fn serve_with(&self, mut args: ServeArgs, extra: Vec<PluginSpec>) -> SocketAddr {
+    pub fn serve_with(&self, args: ServeArgs, extra: Vec<PluginSpec>) -> SocketAddr {
+        self.serve_in(&self.logs.root, args, extra)
+    }
+
+    /// [`Fixture::serve`] over another log root.
+    pub fn serve_root(&self, root: &Path, args: ServeArgs) -> SocketAddr {
+        self.serve_in(root, args, Vec::new())
+    }
+
+    fn serve_in(&self, root: &Path, mut args: ServeArgs, extra: Vec<PluginSpec>) -> SocketAddr {
         args.listen = Some(([127, 0, 0, 1], 0).into());
-        args.log_dir = Some(self.logs.root.clone());
+        args.log_dir = Some(root.to_path_buf());
         args.journal_dir.get_or_insert(self.journal_dir.clone());
         // Persist compiled plugins across runs: debug hosts compile slowly.
         args.cache_dir = Some(self.base.parent().unwrap().join("plugin-cache"));

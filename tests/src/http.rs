@@ -3,8 +3,10 @@
 //! no client library normalising paths or decoding bodies on the way.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
+
+use socket2::{Domain, Socket, Type};
 
 #[derive(Debug)]
 pub struct Response {
@@ -42,7 +44,48 @@ pub fn request(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &
 /// Sends a request and returns the open socket, for tests that read
 /// slowly, partly or not at all.
 pub fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).expect("connecting to nodelogd");
+    let stream = TcpStream::connect(addr).expect("connecting to nodelogd");
+    send_on(stream, addr, method, target, headers)
+}
+
+/// [`send`] from the local address `from` (any of 127.0.0.0/8), so that
+/// tests can be several clients.
+pub fn send_from(
+    from: IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> TcpStream {
+    let socket = match from {
+        IpAddr::V4(_) => Socket::new(Domain::IPV4, Type::STREAM, None),
+        IpAddr::V6(_) => Socket::new(Domain::IPV6, Type::STREAM, None),
+    }
+    .expect("a socket");
+    socket
+        .bind(&SocketAddr::new(from, 0).into())
+        .expect("binding the client address");
+    socket
+        .connect(&addr.into())
+        .expect("connecting to nodelogd");
+    send_on(socket.into(), addr, method, target, headers)
+}
+
+/// [`request`] from the local address `from`.
+pub fn request_from(from: IpAddr, addr: SocketAddr, target: &str) -> Response {
+    let mut stream = send_from(from, addr, "GET", target, &[]);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("reading the response");
+    parse(&raw)
+}
+
+fn send_on(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> TcpStream {
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
         .unwrap();

@@ -1,101 +1,71 @@
 //! Go 1.23+'s `dirList` markup, byte for byte: clients (`kubectl
-//! node-logs`, `oc adm node-logs`) scrape its `href`s.
+//! node-logs`, `oc adm node-logs`) scrape its `href`s. The markup is
+//! rendered as it is sent, a chunk at a time, so a large directory costs its
+//! packed names (`logroot::Listing`), not its markup.
 
-use std::os::fd::OwnedFd;
+use super::escape;
+use crate::logroot::Listing;
+use crate::stream::Closed;
 
-use http::{Response, StatusCode};
+const HEAD: &[u8] =
+    b"<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n";
+const TAIL: &[u8] = b"</pre>\n";
+/// Markup is sent in chunks of about this size.
+const CHUNK: usize = 64 << 10;
 
-use crate::logroot;
-use crate::reply;
-use crate::stream::Body;
-
-pub fn respond(dir: OwnedFd) -> Response<Body> {
-    match logroot::list(dir) {
-        Ok(items) => reply::full(StatusCode::OK, "text/html; charset=utf-8", render(&items)),
-        Err(_) => reply::error(StatusCode::INTERNAL_SERVER_ERROR, "Error reading directory"),
-    }
-}
-
-fn render(items: &[logroot::DirItem]) -> String {
-    let mut out = String::from(
-        "<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n",
-    );
-    for item in items {
-        let name = if item.is_dir {
-            format!("{}/", item.name)
-        } else {
-            item.name.clone()
-        };
-        out.push_str(&format!(
-            "<a href=\"{}\">{}</a>\n",
-            url_path(&name),
-            html_escape(&name)
-        ));
-    }
-    out.push_str("</pre>\n");
-    out
-}
-
-/// `url.URL{Path: name}.String()`: escape all but unreserved characters and
-/// `$&+,/:;=@`, and prefix `./` when the first segment has a colon (so it
-/// cannot read as a scheme).
-fn url_path(name: &str) -> String {
-    let mut out = String::new();
-    let first = name.split('/').next().unwrap_or_default();
-    if first.contains(':') {
-        out.push_str("./");
-    }
-    for &b in name.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~$&+,/:;=@".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+/// Writes the listing's markup through `send`, chunk by chunk.
+pub fn render(
+    listing: &Listing,
+    send: &mut dyn FnMut(&[u8]) -> Result<(), Closed>,
+) -> Result<(), Closed> {
+    let mut out = Vec::with_capacity(CHUNK + 1024);
+    out.extend_from_slice(HEAD);
+    for (name, is_dir) in listing.iter() {
+        entry(name, is_dir, &mut out);
+        if out.len() >= CHUNK {
+            send(&out)?;
+            out.clear();
         }
     }
-    out
+    out.extend_from_slice(TAIL);
+    send(&out)
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&#34;")
-        .replace('\'', "&#39;")
+/// One `<a>` line; a directory's name gets a trailing slash in both places.
+fn entry(name: &[u8], is_dir: bool, out: &mut Vec<u8>) {
+    let slash: &[u8] = if is_dir { b"/" } else { b"" };
+    out.extend_from_slice(b"<a href=\"");
+    escape::url_path(name, out);
+    out.extend_from_slice(slash);
+    out.extend_from_slice(b"\">");
+    escape::html(name, out);
+    out.extend_from_slice(slash);
+    out.extend_from_slice(b"</a>\n");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use logroot::DirItem;
 
     #[test]
     fn markup_matches_go() {
-        let items = [
-            DirItem {
-                name: "a b?.log".into(),
-                is_dir: false,
-            },
-            DirItem {
-                name: "c:d".into(),
-                is_dir: false,
-            },
-            DirItem {
-                name: "pods".into(),
-                is_dir: true,
-            },
-            DirItem {
-                name: "<x>&'\"".into(),
-                is_dir: false,
-            },
-        ];
+        let mut out = Vec::new();
+        for (name, is_dir) in [
+            (&b"a b?.log"[..], false),
+            (b"c:d", false),
+            (b"pods", true),
+            (b"<x>&'\"", false),
+            (b"caf\xe9.log", false),
+        ] {
+            entry(name, is_dir, &mut out);
+        }
         assert_eq!(
-            render(&items),
-            "<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n\
-             <a href=\"a%20b%3F.log\">a b?.log</a>\n\
-             <a href=\"./c:d\">c:d</a>\n\
-             <a href=\"pods/\">pods/</a>\n\
-             <a href=\"%3Cx%3E&%27%22\">&lt;x&gt;&amp;&#39;&#34;</a>\n\
-             </pre>\n"
+            out,
+            b"<a href=\"a%20b%3F.log\">a b?.log</a>\n\
+              <a href=\"./c:d\">c:d</a>\n\
+              <a href=\"pods/\">pods/</a>\n\
+              <a href=\"%3Cx%3E&%27%22\">&lt;x&gt;&amp;&#39;&#34;</a>\n\
+              <a href=\"caf%E9.log\">caf\xe9.log</a>\n"
         );
     }
 }
