@@ -2,6 +2,7 @@
 //! that runs real components: journalctl, kubectl, files and symlinks on
 //! disk, the wasm plugins.
 
+mod dropin;
 mod files;
 mod journal;
 mod kubectl;

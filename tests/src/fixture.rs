@@ -68,20 +68,27 @@ impl Fixture {
     }
 
     /// [`Fixture::serve`] with `extra` plugins asked before the built-ins.
-    pub fn serve_with(&self, mut args: ServeArgs, extra: Vec<PluginSpec>) -> SocketAddr {
+    pub fn serve_with(&self, args: ServeArgs, extra: Vec<PluginSpec>) -> SocketAddr {
+        self.try_serve_with(args, extra).expect("starting nodelogd")
+    }
+
+    /// [`Fixture::serve_with`], returning why nodelogd would not start.
+    pub fn try_serve_with(
+        &self,
+        mut args: ServeArgs,
+        extra: Vec<PluginSpec>,
+    ) -> anyhow::Result<SocketAddr> {
         args.listen = Some(([127, 0, 0, 1], 0).into());
         args.log_dir = Some(self.logs.root.clone());
         args.journal_dir.get_or_insert(self.journal_dir.clone());
         // Persist compiled plugins across runs: debug hosts compile slowly.
         args.cache_dir = Some(self.base.parent().unwrap().join("plugin-cache"));
-        let config = Config::load(args).expect("test configuration");
-        let running = runtime()
-            .block_on(nodelogd::start_with(config, extra))
-            .expect("starting nodelogd");
+        let config = Config::load(args)?;
+        let running = runtime().block_on(nodelogd::start_with(config, extra))?;
         let addr = running.local_addr;
         // Runs until the test binary exits.
         std::mem::forget(running);
-        addr
+        Ok(addr)
     }
 
     /// What `journalctl --directory=<journal> ARGS` prints, stdout and
