@@ -446,4 +446,52 @@ mod tests {
                 .is_err()
         );
     }
+
+    #[test]
+    fn claims_match_whole_names_or_globs() {
+        let ovn = claim_pattern("ovn-*").unwrap();
+        assert!(ovn.is_match("ovn-controller") && ovn.is_match("ovn-"));
+        assert!(!ovn.is_match("xovn-a") && !ovn.is_match("ovn"));
+        let dotted = claim_pattern("a.b").unwrap();
+        assert!(dotted.is_match("a.b") && !dotted.is_match("axb"));
+        for bad in ["", "a/b", "(x)", "a b"] {
+            assert!(claim_pattern(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// A path is matched to a read root by whole names; what follows is
+    /// left for the read root's own resolver (which refuses `..` above it).
+    #[test]
+    fn reads_are_matched_to_a_read_root_by_name() {
+        let root = Arc::new(LogRoot::open(&std::env::temp_dir()).unwrap());
+        let text = "name = \"r\"\nread-roots = [\"hybrid-overlay/\", \"/a/b\"]";
+        let g =
+            Grants::resolve(&Manifest::parse(text).unwrap(), &HostPrograms::new(), &root).unwrap();
+        let target = |path: &str| g.allow_read(path).map(|(_, t)| (t.root_dir, t.below));
+        assert_eq!(
+            target("hybrid-overlay/x.log"),
+            Ok(("hybrid-overlay".into(), "x.log".into()))
+        );
+        assert_eq!(target("/a/./b/../c"), Ok(("a/b".into(), "../c".into())));
+        for outside in [
+            "hybrid-overlay-evil/x",
+            "a/bc/x",
+            "x.log",
+            "/etc/passwd",
+            "../a/b/x",
+        ] {
+            assert_eq!(
+                target(outside),
+                Err(Denied::OutsideReadRoots(outside.into())),
+                "{outside}"
+            );
+        }
+        for bad in ["..", "a/../b", "a//b", "./a"] {
+            assert!(
+                Manifest::parse(&format!("name = \"r\"\nread-roots = [{bad:?}]")).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(read_root("/").unwrap(), Vec::<String>::new());
+    }
 }
