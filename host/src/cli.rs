@@ -24,9 +24,39 @@ pub struct Cli {
 pub enum Command {
     /// Serve /logs/ and /healthz over HTTP.
     Serve(Box<ServeArgs>),
-    /// Print the built-in plugins' manifests: every program, argument rule,
-    /// path and limit each one is granted. For security review.
-    Plugins,
+    /// The reviewer's view of plugins: what each may do, or why it would
+    /// be refused.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Every plugin `serve` would load (built-in and dropped in), in the
+    /// order they are asked: name, version, WIT version, sha256, claims,
+    /// programs with their argument rules, read roots and limits.
+    List {
+        /// The configuration `serve` would use.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// JSON instead of text, for tooling.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validates a plugin without serving it: prints what it would be
+    /// allowed to do, or every reason it would be refused (and exits 1).
+    Check {
+        /// The component.
+        wasm: PathBuf,
+        /// Its manifest. [default: FILE.toml beside the component]
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// The configuration holding the operator's grants.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Default, Args)]
@@ -136,4 +166,10 @@ pub struct ServeArgs {
     /// response waits for room before producing more. [default: 16]
     #[arg(long, value_name = "MIB")]
     pub response_buffer_mib: Option<usize>,
+
+    /// Directory of dropped-in plugins: NAME.wasm with its manifest
+    /// NAME.toml beside it. Each loads only as granted by [plugins.NAME]
+    /// in the config file.
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
 }

@@ -1,5 +1,6 @@
 //! Settings: flags over the TOML file over defaults, checked once.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,6 +9,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::admission::Limits;
+use crate::caps::grants::ManifestLimits;
 use crate::cli::ServeArgs;
 
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +33,59 @@ struct FileConfig {
     max_connections: Option<usize>,
     max_connections_per_address: Option<usize>,
     response_buffer_mib: Option<usize>,
+    plugin_dir: Option<PathBuf>,
+    #[serde(default)]
+    programs: BTreeMap<String, ProgramConfig>,
+    #[serde(default)]
+    plugins: BTreeMap<String, PluginGrant>,
+}
+
+/// `[programs.NAME]`: a program the host provides to plugins by logical name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ProgramConfig {
+    path: PathBuf,
+}
+
+/// `[plugins.NAME]`: what the operator grants plugin NAME. A dropped-in
+/// plugin gets what its manifest requests only if it is granted here; the
+/// limits are ceilings, the tighter of these and the manifest's applies.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PluginGrant {
+    /// Load only a `NAME.wasm` with this SHA-256 (hex).
+    pub sha256: Option<String>,
+    /// Logical names of programs it may run (`[programs.NAME]`).
+    #[serde(default)]
+    pub programs: Vec<String>,
+    #[serde(default)]
+    pub read_roots: Vec<String>,
+    /// Skip the plugin, with an error, when it cannot load, instead of
+    /// refusing to start.
+    #[serde(default)]
+    pub optional: bool,
+    /// Dropped-in plugins are asked in ascending priority, then by name.
+    #[serde(default)]
+    pub priority: i32,
+    pub memory_mib: Option<u64>,
+    pub cpu_ms: Option<u64>,
+    pub max_processes: Option<u32>,
+    pub wall_ms: Option<u64>,
+    pub output_mib: Option<u64>,
+    pub max_instances: Option<u32>,
+}
+
+impl PluginGrant {
+    pub fn limits(&self) -> ManifestLimits {
+        ManifestLimits {
+            memory_mib: self.memory_mib,
+            cpu_ms: self.cpu_ms,
+            max_processes: self.max_processes,
+            wall_ms: self.wall_ms,
+            output_mib: self.output_mib,
+            max_instances: self.max_instances,
+        }
+    }
 }
 
 /// Longest accepted `deadline-seconds` and connection timeouts: a day.
@@ -68,6 +123,11 @@ pub struct Config {
     pub files: Limits,
     pub cache_dir: Option<PathBuf>,
     pub connections: ConnLimits,
+    /// Where dropped-in plugins (`NAME.wasm` + `NAME.toml`) are loaded from.
+    pub plugin_dir: Option<PathBuf>,
+    /// Programs provided to plugins, by logical name: absolute paths.
+    pub programs: BTreeMap<String, PathBuf>,
+    pub plugins: BTreeMap<String, PluginGrant>,
 }
 
 impl Config {
@@ -162,6 +222,16 @@ impl Config {
             Some(dir) => Some(dir),
             None => default_cache_dir(),
         };
+        let mut programs = BTreeMap::new();
+        for (name, program) in file.programs {
+            if name == "journalctl" {
+                bail!("[programs.journalctl]: journalctl is set with journalctl = or --journalctl");
+            }
+            if !program.path.is_file() {
+                bail!("[programs.{name}]: no file at {}", program.path.display());
+            }
+            programs.insert(name, absolute(&program.path, "program")?);
+        }
         Ok(Config {
             listen: args
                 .listen
@@ -180,6 +250,9 @@ impl Config {
             files,
             cache_dir,
             connections,
+            plugin_dir: args.plugin_dir.or(file.plugin_dir),
+            programs,
+            plugins: file.plugins,
         })
     }
 }

@@ -55,10 +55,52 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 /// use it to serve a misbehaving plugin over HTTP).
 pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Result<Running> {
     server::ensure_loopback(config.listen)?;
-    let log_root = Arc::new(
-        LogRoot::open(&config.log_dir)
-            .with_context(|| format!("opening log directory {}", config.log_dir.display()))?,
-    );
+    let log_root = open_log_root(&config)?;
+    let host = host_programs(&config);
+    let mut specs = extra;
+    for plugin in plugins::resolve(&config, &host, &log_root)? {
+        specs.push(plugin.into_spec()?);
+    }
+    let runtime = load_runtime(&config, specs).await?;
+    tracing::info!(node = %config.node_name, log_dir = %log_root.path().display(), "plugins loaded");
+    let app = App {
+        log_root,
+        runtime,
+        deadline: config.deadline,
+        queries: Admission::new(config.queries),
+        files: Admission::new(config.files),
+    };
+    server::listen(config.listen, app, config.connections).await
+}
+
+pub fn open_log_root(config: &Config) -> anyhow::Result<Arc<LogRoot>> {
+    Ok(Arc::new(LogRoot::open(&config.log_dir).with_context(
+        || format!("opening log directory {}", config.log_dir.display()),
+    )?))
+}
+
+/// Compiles and links `specs`, with room in the instance pool for every
+/// plugin serving every concurrent query.
+pub async fn load_runtime(config: &Config, specs: Vec<PluginSpec>) -> anyhow::Result<Runtime> {
+    let max_instances = config
+        .max_concurrent_queries
+        .checked_mul(specs.len().max(1))
+        .and_then(|n| u32::try_from(n).ok())
+        .and_then(|n| n.checked_add(4))
+        .with_context(|| {
+            format!(
+                "max-concurrent-queries {} is too large for {} plugins",
+                config.max_concurrent_queries,
+                specs.len()
+            )
+        })?;
+    Runtime::load(specs, config.cache_dir.as_deref(), max_instances).await
+}
+
+/// The programs this host provides to plugins: journalctl (with the
+/// journal directory and its locale variables), and each `[programs.NAME]`
+/// of the config, run with an empty environment.
+pub fn host_programs(config: &Config) -> HostPrograms {
     let mut host = HostPrograms::new();
     if let Some(path) = &config.journalctl {
         let leading_args = config
@@ -76,41 +118,15 @@ pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Resul
             },
         );
     }
-    let mut specs = extra;
-    specs.extend(plugins::builtin_specs(&host, &log_root)?);
-    // Each running query may hold one instance of every plugin, plus a few
-    // for the checks that precede it.
-    let max_instances = config
-        .max_concurrent_queries
-        .checked_mul(specs.len().max(1))
-        .and_then(|n| u32::try_from(n).ok())
-        .and_then(|n| n.checked_add(4))
-        .with_context(|| {
-            format!(
-                "max-concurrent-queries {} is too large for {} plugins",
-                config.max_concurrent_queries,
-                specs.len()
-            )
-        })?;
-    let runtime = Runtime::load(specs, config.cache_dir.as_deref(), max_instances).await?;
-    tracing::info!(node = %config.node_name, log_dir = %log_root.path().display(), "plugins loaded");
-    let app = App {
-        log_root,
-        runtime,
-        deadline: config.deadline,
-        queries: Admission::new(config.queries),
-        files: Admission::new(config.files),
-    };
-    server::listen(config.listen, app, config.connections).await
-}
-
-/// `nodelogd plugins`: each built-in plugin's manifest, verbatim.
-pub fn print_plugins() {
-    for builtin in &plugins::BUILTIN {
-        println!(
-            "# {} bytes of WebAssembly, embedded\n{}",
-            builtin.wasm.len(),
-            builtin.manifest
+    for (name, path) in &config.programs {
+        host.insert(
+            name.clone(),
+            ProgramPolicy {
+                path: path.clone(),
+                leading_args: Vec::new(),
+                env_passthrough: Vec::new(),
+            },
         );
     }
+    host
 }

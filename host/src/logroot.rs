@@ -180,6 +180,18 @@ impl LogRoot {
         )?))
     }
 
+    /// The directory `rel` (resolved like any path here) as a root of its
+    /// own: nothing below it, `..` and symlinks included, can leave it.
+    pub fn subroot(&self, rel: &str) -> Result<LogRoot, RootError> {
+        match self.open_entry(rel)? {
+            Entry::Dir(dir) => Ok(LogRoot {
+                dir,
+                path: self.path.join(rel.trim_start_matches('/')),
+            }),
+            Entry::File(_) => Err(RootError::NotFound),
+        }
+    }
+
     /// The components of an absolute link target below the root, or
     /// `Escapes` when it points elsewhere.
     fn below_root(&self, target: &[u8]) -> Result<VecDeque<Vec<u8>>, RootError> {

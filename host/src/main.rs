@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use nodelogd::cli::{Cli, Command};
+use nodelogd::cli::{Cli, Command, PluginsCommand};
 use nodelogd::config::Config;
 use tracing_subscriber::EnvFilter;
 
@@ -17,10 +17,23 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Plugins => {
-            nodelogd::print_plugins();
-            Ok(())
+        Command::Plugins(PluginsCommand::List { config, json }) => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(Into::into)
+                .and_then(|rt| rt.block_on(nodelogd::plugins::review::list(config, json)))
         }
+        Command::Plugins(PluginsCommand::Check {
+            wasm,
+            manifest,
+            config,
+            json,
+        }) => match nodelogd::plugins::review::check(&wasm, manifest.as_deref(), config, json) {
+            // Refused: the verdict is printed; the exit code says so.
+            Ok(false) => return ExitCode::FAILURE,
+            result => result.map(drop),
+        },
         Command::Serve(args) => serve(*args),
     };
     match result {

@@ -1,64 +1,104 @@
-//! The built-in plugins, compiled from `plugins/` by build.rs and embedded,
-//! with their manifests. Their order is the order in which sources claim
-//! services: journald first, the file fallback last.
+//! Which plugins run, with what, in which order. Built-in plugins are
+//! embedded and granted what their manifests request (reviewed with
+//! nodelogd itself); dropped-in plugins (`--plugin-dir`) get only what the
+//! operator grants in the config file (`dropin`). Limits are the tightest of
+//! the defaults, the manifest and the config (`limits`).
+//!
+//! Order, which is the order plugins are asked whether they serve a
+//! service: dropped-in plugins by ascending `priority`, then name; then
+//! journald; then the file fallback.
 
+mod builtin;
+mod dropin;
+mod limits;
+pub mod review;
+
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::caps::{Grants, HostPrograms, Manifest};
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+pub use builtin::BUILTIN;
+pub use limits::EffectiveLimits;
+
+use crate::caps::{Grants, HostPrograms, Manifest, grants};
+use crate::config::Config;
 use crate::logroot::LogRoot;
-use crate::runtime::{Limits, PluginSpec};
+use crate::runtime::PluginSpec;
 
-pub struct Builtin {
-    pub manifest: &'static str,
-    pub wasm: &'static [u8],
+/// Where a plugin came from.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    Builtin,
+    Dropin(PathBuf),
 }
 
-pub const BUILTIN: [Builtin; 2] = [
-    Builtin {
-        manifest: include_str!("../../plugins/journald/nodelogd-plugin.toml"),
-        wasm: include_bytes!(env!("NODELOGD_PLUGIN_JOURNALD")),
-    },
-    Builtin {
-        manifest: include_str!("../../plugins/file/nodelogd-plugin.toml"),
-        wasm: include_bytes!(env!("NODELOGD_PLUGIN_FILE")),
-    },
-];
+/// A plugin whose grant is resolved, ready to load.
+pub struct Resolved {
+    pub origin: Origin,
+    /// The manifest as granted: what it requested, all of it granted.
+    pub manifest: Manifest,
+    pub sha256: String,
+    pub limits: EffectiveLimits,
+    pub optional: bool,
+    wasm: Vec<u8>,
+    grants: Grants,
+}
 
-const DEFAULT_MEMORY_MIB: u64 = 64;
-const DEFAULT_CPU_MS: u64 = 10_000;
+impl Resolved {
+    pub fn into_spec(self) -> anyhow::Result<PluginSpec> {
+        let claims = claims(&self.manifest)?;
+        Ok(PluginSpec {
+            name: self.manifest.name,
+            wasm: self.wasm,
+            grants: self.grants,
+            limits: self.limits.runtime(),
+            claims,
+            optional: self.optional,
+        })
+    }
+}
 
-/// Resolves each built-in plugin's grant against what the host provides.
-/// A plugin whose request cannot be met is left out with a warning (a node
-/// without journalctl still serves files); the rest must load.
-pub fn builtin_specs(
+fn claims(manifest: &Manifest) -> anyhow::Result<Vec<Regex>> {
+    manifest
+        .claims
+        .iter()
+        .map(|c| grants::claim_pattern(c))
+        .collect()
+}
+
+pub fn sha256_hex(wasm: &[u8]) -> String {
+    Sha256::digest(wasm)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every plugin to load, in the order they are asked. A dropped-in plugin
+/// that cannot be granted stops start-up (every such plugin named, with
+/// every reason) unless its grant says `optional = true`; then it is
+/// skipped with an error in the log.
+pub fn resolve(
+    config: &Config,
     host: &HostPrograms,
     log_root: &Arc<LogRoot>,
-) -> anyhow::Result<Vec<PluginSpec>> {
-    let mut specs = Vec::new();
-    for builtin in &BUILTIN {
-        let manifest = Manifest::parse(builtin.manifest)?;
-        let grants = match Grants::resolve(&manifest, host, log_root) {
-            Ok(grants) => grants,
-            Err(e) => {
-                tracing::warn!("log source {} disabled: {e:#}", manifest.name);
-                continue;
-            }
-        };
-        specs.push(spec(&manifest, builtin.wasm.to_vec(), grants));
-    }
-    Ok(specs)
+) -> anyhow::Result<Vec<Resolved>> {
+    let mut all = dropin::resolve(config, host, log_root)?;
+    all.extend(builtin::resolve(config, host, log_root)?);
+    Ok(all)
 }
 
+/// A plugin spec for tests and embedders: `manifest` granted as is, with
+/// its own limits over the defaults.
 pub fn spec(manifest: &Manifest, wasm: Vec<u8>, grants: Grants) -> PluginSpec {
-    let limits = Limits {
-        memory_bytes: (manifest.limits.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB) << 20) as usize,
-        cpu: Duration::from_millis(manifest.limits.cpu_ms.unwrap_or(DEFAULT_CPU_MS)),
-    };
     PluginSpec {
         name: manifest.name.clone(),
         wasm,
         grants,
-        limits,
+        limits: EffectiveLimits::new(&manifest.limits, None).runtime(),
+        claims: claims(manifest).unwrap_or_default(),
+        optional: false,
     }
 }

@@ -3,19 +3,24 @@
 //! runaway loop ends that request only. Limits per store: linear memory,
 //! tables and instances (`StoreLimits`), CPU spent in wasm (fuel, then a
 //! trap; see `engine`), host resources (`state`) and programs running at
-//! once; the caller adds the wall-clock deadline, because fuel cannot
-//! interrupt a guest blocked in a host call.
+//! once; wall-clock time per call (fuel cannot interrupt a guest blocked in
+//! a host call), output bytes per request and instances at once per plugin.
+//! The caller adds the request's own deadline.
 
 pub mod bindings;
 mod compile;
 mod engine;
+pub mod inspect;
 mod linker;
 mod state;
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use regex::Regex;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::ResourceAny;
 use wasmtime::{Engine, Store, Trap};
 
@@ -32,6 +37,12 @@ pub struct Limits {
     /// calls (waiting for a program's output, reading a file) is not
     /// charged.
     pub cpu: Duration,
+    /// Wall-clock time one call into the plugin may take.
+    pub wall: Duration,
+    /// Bytes one request's output may have.
+    pub output_bytes: u64,
+    /// Requests this plugin may serve at once.
+    pub max_instances: u32,
 }
 
 impl Limits {
@@ -47,6 +58,11 @@ pub struct PluginSpec {
     pub wasm: Vec<u8>,
     pub grants: Grants,
     pub limits: Limits,
+    /// Service names (whole-name patterns) it may be asked about.
+    pub claims: Vec<Regex>,
+    /// Skipped, with an error, when it fails to load; otherwise a failure
+    /// stops start-up.
+    pub optional: bool,
 }
 
 struct Plugin {
@@ -54,8 +70,13 @@ struct Plugin {
     pre: LogSourcePre<State>,
     grants: Arc<Grants>,
     limits: Limits,
+    claims: Vec<Regex>,
+    /// One permit per instance alive; `limits.max_instances` in all.
+    slots: Arc<Semaphore>,
     /// Asked once at load time: it describes the plugin, not a request.
     info: SourceInfo,
+    /// The `nodelogd:plugin` package version it was built against.
+    wit_version: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +87,9 @@ pub enum RunError {
     /// The plugin reported an error value.
     #[error("log source {plugin}: {detail}")]
     Source { plugin: Arc<str>, detail: String },
+    /// All of the plugin's instances are in use (`max-instances`).
+    #[error("log source {plugin} is serving {max} requests already; try again later")]
+    Busy { plugin: Arc<str>, max: u32 },
 }
 
 pub struct Runtime {
@@ -89,22 +113,29 @@ impl Runtime {
             plugins: Vec::new(),
         };
         for spec in specs {
-            let name = spec.name.clone();
-            let plugin = runtime.load_one(spec, cache).await;
-            runtime
-                .plugins
-                .push(plugin.map_err(|e| e.context(format!("loading plugin {name}")))?);
+            let (name, optional) = (spec.name.clone(), spec.optional);
+            match runtime.load_one(spec, cache).await {
+                Ok(plugin) => runtime.plugins.push(plugin),
+                Err(e) if optional => {
+                    tracing::error!(plugin = ?name, error = ?format!("{e:#}"), "optional plugin skipped")
+                }
+                Err(e) => return Err(e.context(format!("loading plugin {name}"))),
+            }
         }
         Ok(runtime)
     }
 
     async fn load_one(&self, spec: PluginSpec, cache: Option<&Path>) -> anyhow::Result<Plugin> {
         let component = compile::component(&self.engine, &spec.name, &spec.wasm, cache)?;
+        let wit_version = inspect::wit_version(&self.engine, &component)?;
         let linker = linker::for_grants(&self.engine, &spec.grants)?;
         let pre = LogSourcePre::new(linker.instantiate_pre(&component)?)?;
         let name: Arc<str> = spec.name.as_str().into();
         let grants = Arc::new(spec.grants);
-        let mut instance = Self::instance(&self.engine, &pre, &name, &grants, &spec.limits).await?;
+        let slots = Arc::new(Semaphore::new(spec.limits.max_instances as usize));
+        let slot = slots.clone().try_acquire_owned()?;
+        let mut instance =
+            Self::instance(&self.engine, &pre, &name, &grants, &spec.limits, slot).await?;
         let info = instance.info().await?;
         tracing::info!(plugin = %name, version = ?info.version, description = ?info.description, "plugin loaded");
         Ok(Plugin {
@@ -112,7 +143,10 @@ impl Runtime {
             pre,
             grants,
             limits: spec.limits,
+            claims: spec.claims,
+            slots,
             info,
+            wit_version,
         })
     }
 
@@ -130,10 +164,36 @@ impl Runtime {
         &self.plugins[index].info
     }
 
+    /// The `nodelogd:plugin` version plugin `index` was built against.
+    pub fn wit_version(&self, index: usize) -> &str {
+        &self.plugins[index].wit_version
+    }
+
+    /// The name plugin `index` was loaded under.
+    pub fn name(&self, index: usize) -> &Arc<str> {
+        &self.plugins[index].name
+    }
+
+    /// Whether plugin `index` may be asked about `service`.
+    pub fn claims(&self, index: usize, service: &str) -> bool {
+        self.plugins[index]
+            .claims
+            .iter()
+            .any(|c| c.is_match(service))
+    }
+
     /// A fresh instance of plugin `index` in a store of its own.
     pub async fn instantiate(&self, index: usize) -> Result<Instance, RunError> {
         let p = &self.plugins[index];
-        Self::instance(&self.engine, &p.pre, &p.name, &p.grants, &p.limits).await
+        let slot = p
+            .slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| RunError::Busy {
+                plugin: p.name.clone(),
+                max: p.limits.max_instances,
+            })?;
+        Self::instance(&self.engine, &p.pre, &p.name, &p.grants, &p.limits, slot).await
     }
 
     async fn instance(
@@ -142,6 +202,7 @@ impl Runtime {
         name: &Arc<str>,
         grants: &Arc<Grants>,
         limits: &Limits,
+        slot: OwnedSemaphorePermit,
     ) -> Result<Instance, RunError> {
         let mut store = Store::new(engine, State::new(name.clone(), grants.clone(), limits));
         store.limiter(|s| &mut s.limits);
@@ -159,7 +220,27 @@ impl Runtime {
             store,
             source,
             plugin: name.clone(),
+            wall: limits.wall,
+            output_left: limits.output_bytes,
+            _slot: slot,
         })
+    }
+}
+
+/// One call into the plugin, cut off after `wall`. Dropping the call's
+/// future leaves the store unusable, and the caller drops it with the
+/// error.
+async fn call<T>(
+    plugin: &Arc<str>,
+    wall: Duration,
+    f: impl Future<Output = wasmtime::Result<T>>,
+) -> Result<T, RunError> {
+    match tokio::time::timeout(wall, f).await {
+        Ok(result) => result.map_err(|e| trap(plugin, e)),
+        Err(_) => Err(RunError::Trap {
+            plugin: plugin.clone(),
+            detail: format!("did not answer within {} ms (wall-ms)", wall.as_millis()),
+        }),
     }
 }
 
@@ -192,6 +273,10 @@ pub struct Instance {
     store: Store<State>,
     source: LogSource,
     plugin: Arc<str>,
+    wall: Duration,
+    /// Output bytes this request may still produce.
+    output_left: u64,
+    _slot: OwnedSemaphorePermit,
 }
 
 impl Instance {
@@ -201,19 +286,18 @@ impl Instance {
 
     async fn info(&mut self) -> Result<SourceInfo, RunError> {
         let guest = self.source.nodelogd_plugin_source();
-        guest
-            .call_info(&mut self.store)
-            .await
-            .map_err(|e| trap(&self.plugin, e))
+        call(&self.plugin, self.wall, guest.call_info(&mut self.store)).await
     }
 
     pub async fn serves(&mut self, services: &[String]) -> Result<Vec<bool>, RunError> {
         let guest = self.source.nodelogd_plugin_source();
-        let claims = guest
-            .call_serves(&mut self.store, services)
-            .await
-            .map_err(|e| trap(&self.plugin, e))?
-            .map_err(|e| source_error(&self.plugin, e))?;
+        let claims = call(
+            &self.plugin,
+            self.wall,
+            guest.call_serves(&mut self.store, services),
+        )
+        .await?
+        .map_err(|e| source_error(&self.plugin, e))?;
         if claims.len() != services.len() {
             let detail = format!(
                 "answered for {} services out of {}",
@@ -230,11 +314,13 @@ impl Instance {
 
     pub async fn open(mut self, query: &Query) -> Result<Batches, RunError> {
         let guest = self.source.nodelogd_plugin_source();
-        let stream = guest
-            .call_open(&mut self.store, query)
-            .await
-            .map_err(|e| trap(&self.plugin, e))?
-            .map_err(|e| source_error(&self.plugin, e))?;
+        let stream = call(
+            &self.plugin,
+            self.wall,
+            guest.call_open(&mut self.store, query),
+        )
+        .await?
+        .map_err(|e| source_error(&self.plugin, e))?;
         Ok(Batches {
             instance: self,
             stream,
@@ -255,13 +341,15 @@ impl Batches {
             store,
             source,
             plugin,
+            wall,
+            output_left,
+            ..
         } = &mut self.instance;
-        let batch = source
-            .nodelogd_plugin_source()
-            .log_stream()
-            .call_next_batch(&mut *store, self.stream, max_bytes)
-            .await
-            .map_err(|e| trap(plugin, e))?
+        let guest = source.nodelogd_plugin_source();
+        let log_stream = guest.log_stream();
+        let next = log_stream.call_next_batch(&mut *store, self.stream, max_bytes);
+        let batch = call(plugin, *wall, next)
+            .await?
             .map_err(|e| source_error(plugin, e))?;
         // The contract bounds a batch; a plugin that ignores it is broken,
         // and the host does not buffer on its behalf.
@@ -272,6 +360,13 @@ impl Batches {
                 detail,
             });
         }
+        let len = batch.as_ref().map_or(0, |b| b.len() as u64);
+        *output_left = output_left
+            .checked_sub(len)
+            .ok_or_else(|| RunError::Source {
+                plugin: plugin.clone(),
+                detail: "produced more output than its limit (output-mib)".to_string(),
+            })?;
         Ok(batch)
     }
 }

@@ -1,6 +1,8 @@
 //! A query for services, end to end. Each plugin, in order, is asked which
-//! of the still unclaimed services it serves (journald first: the kubelet's
-//! `checkForNativeLogger`; the file fallback claims the rest). Output then
+//! of the still unclaimed services it serves, but only about those its
+//! manifest's `claims` match: dropped-in plugins first (in the order
+//! `plugins list` shows), then journald (the kubelet's
+//! `checkForNativeLogger`), then the file fallback for the rest. Output then
 //! follows the kubelet's `copyForBoot`: sources that honour options first;
 //! then, for sources that do not (plain files), either their output or, if
 //! options were given, the kubelet's "options present" message.
@@ -45,6 +47,9 @@ pub async fn respond(
     let deadline = Instant::now() + app.deadline;
     let steps = match timeout_at(deadline, plan(&app.runtime, &services, &options)).await {
         Ok(Ok(steps)) => steps,
+        Ok(Err(e @ RunError::Busy { .. })) => {
+            return reply::error(StatusCode::TOO_MANY_REQUESTS, e);
+        }
         Ok(Err(e)) => {
             // Escaped (Debug): the text may come from a plugin.
             tracing::error!(error = ?e.to_string(), "choosing log sources failed");
@@ -87,17 +92,25 @@ async fn plan(
         if unclaimed.is_empty() {
             break;
         }
+        let asked: Vec<String> = unclaimed
+            .iter()
+            .filter(|s| runtime.claims(index, s))
+            .cloned()
+            .collect();
+        if asked.is_empty() {
+            continue;
+        }
         let mut instance = runtime.instantiate(index).await?;
-        let claims = instance.serves(&unclaimed).await?;
-        let (mine, rest): (Vec<_>, Vec<_>) = unclaimed
+        let answers = instance.serves(&asked).await?;
+        let mine: Vec<String> = asked
             .into_iter()
-            .zip(claims)
-            .partition(|(_, claimed)| *claimed);
-        unclaimed = rest.into_iter().map(|(s, _)| s).collect();
-        let mine: Vec<String> = mine.into_iter().map(|(s, _)| s).collect();
+            .zip(answers)
+            .filter_map(|(s, serves)| serves.then_some(s))
+            .collect();
         if mine.is_empty() {
             continue;
         }
+        unclaimed.retain(|s| !mine.contains(s));
         let supports_options = runtime.info(index).supports_options;
         let step = Step::Source {
             instance,

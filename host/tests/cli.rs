@@ -156,11 +156,108 @@ fn help_explains_every_flag() {
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
-    let out = nodelogd().arg("plugins").output().unwrap();
-    let manifests = String::from_utf8(out.stdout).unwrap();
+}
+
+/// `plugins list` shows what `serve` would run, in order, with the rules.
+#[test]
+fn plugins_list_shows_every_plugin_with_its_grant() {
+    let dir = scratch("cli-plugins-list");
+    let config = dir.join("nodelogd.toml");
+    let log = dir.join("log");
+    std::fs::write(
+        &config,
+        format!("log-dir = {log:?}\ncache-dir = {:?}\n", cache()),
+    )
+    .unwrap();
+    let out = nodelogd()
+        .args(["plugins", "list", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        manifests.contains("name = \"journald\"")
-            && manifests.contains("--unit=[A-Za-z0-9._:@-]{1,256}")
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file_at = text.find("file (built in)").expect(&text);
+    assert!(text.contains("  reads \"/\" under the log root"), "{text}");
+    assert!(text.contains("nodelogd:plugin@0.1.0"), "{text}");
+    if let Some(journald_at) = text.find("journald (built in)") {
+        assert!(journald_at < file_at, "journald is asked first: {text}");
+        assert!(
+            text.contains("    arg \"--unit=[A-Za-z0-9._:@-]{1,256}\""),
+            "{text}"
+        );
+    }
+    let out = nodelogd()
+        .args(["plugins", "list", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let json = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        json.trim_start().starts_with('[') && json.contains("\"wit-version\": \"0.1.0\""),
+        "{json}"
+    );
+}
+
+/// `plugins check` says what a plugin would be allowed, or every reason it
+/// would be refused (exit 1).
+#[test]
+fn plugins_check_allows_or_lists_every_refusal() {
+    let dir = scratch("cli-plugins-check");
+    let log = dir.join("log");
+    let wasm = dir.join("reader.wasm");
+    std::fs::copy(env!("NODELOGD_PLUGIN_FILE"), &wasm).unwrap();
+    std::fs::write(
+        dir.join("reader.toml"),
+        "name = \"reader\"\nclaims = [\"x-*\"]\nread-roots = [\"/\"]\n",
+    )
+    .unwrap();
+    let config = dir.join("nodelogd.toml");
+    let base = format!("log-dir = {log:?}\ncache-dir = \"none\"\n");
+    std::fs::write(
+        &config,
+        format!("{base}[plugins.reader]\nread-roots = [\"/\"]\n"),
+    )
+    .unwrap();
+    let check = |config: &PathBuf, json: bool| {
+        let mut cmd = nodelogd();
+        cmd.args(["plugins", "check"])
+            .arg(&wasm)
+            .arg("--config")
+            .arg(config);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, text) = check(&config, false);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with("plugin reader would load with:") && text.contains("claims x-*"),
+        "{text}"
+    );
+    std::fs::write(
+        &config,
+        format!("{base}[plugins.reader]\nsha256 = \"{}\"\n", "ab".repeat(32)),
+    )
+    .unwrap();
+    let (code, text) = check(&config, false);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("sha256 mismatch: the config pins abab")
+            && text.contains("read root \"/\" is not granted"),
+        "{text}"
+    );
+    std::fs::write(&wasm, b"not wasm").unwrap();
+    let (code, json) = check(&config, true);
+    assert_eq!(code, Some(1), "{json}");
+    assert!(
+        json.contains("\"allowed\": null") && json.contains("not a valid component"),
+        "{json}"
     );
 }
 

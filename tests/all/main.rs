@@ -3,6 +3,7 @@
 //! disk, the wasm plugins.
 
 mod connections;
+mod dropin;
 mod files;
 mod journal;
 mod kubectl;

@@ -47,7 +47,11 @@ fn plugins() -> &'static Runtime {
 fn run(mode: &str) -> Result<String, RunError> {
     // Load outside `block_on`: loading starts the shared fixture's server,
     // which blocks on the same runtime.
-    let plugins = plugins();
+    run_on(plugins(), mode)
+}
+
+/// [`run`] on plugin 0 of `plugins`.
+pub fn run_on(plugins: &Runtime, mode: &str) -> Result<String, RunError> {
     runtime().block_on(async {
         let services = vec![mode.to_string()];
         let mut instance = plugins.instantiate(0).await?;

@@ -64,33 +64,46 @@ impl Fixture {
     /// Starts another nodelogd over the same data; `args` may change any
     /// setting but the paths.
     pub fn serve(&self, args: ServeArgs) -> SocketAddr {
-        self.serve_in(&self.logs.root, args, Vec::new())
+        self.serve_with(args, Vec::new())
     }
 
     /// [`Fixture::serve`] with `extra` plugins asked before the built-ins.
     pub fn serve_with(&self, args: ServeArgs, extra: Vec<PluginSpec>) -> SocketAddr {
-        self.serve_in(&self.logs.root, args, extra)
+        self.try_serve_with(args, extra).expect("starting nodelogd")
     }
 
     /// [`Fixture::serve`] over another log root.
     pub fn serve_root(&self, root: &Path, args: ServeArgs) -> SocketAddr {
         self.serve_in(root, args, Vec::new())
+            .expect("starting nodelogd")
     }
 
-    fn serve_in(&self, root: &Path, mut args: ServeArgs, extra: Vec<PluginSpec>) -> SocketAddr {
+    /// [`Fixture::serve_with`], returning why nodelogd would not start.
+    pub fn try_serve_with(
+        &self,
+        args: ServeArgs,
+        extra: Vec<PluginSpec>,
+    ) -> anyhow::Result<SocketAddr> {
+        self.serve_in(&self.logs.root, args, extra)
+    }
+
+    fn serve_in(
+        &self,
+        root: &Path,
+        mut args: ServeArgs,
+        extra: Vec<PluginSpec>,
+    ) -> anyhow::Result<SocketAddr> {
         args.listen = Some(([127, 0, 0, 1], 0).into());
         args.log_dir = Some(root.to_path_buf());
         args.journal_dir.get_or_insert(self.journal_dir.clone());
         // Persist compiled plugins across runs: debug hosts compile slowly.
         args.cache_dir = Some(self.base.parent().unwrap().join("plugin-cache"));
-        let config = Config::load(args).expect("test configuration");
-        let running = runtime()
-            .block_on(nodelogd::start_with(config, extra))
-            .expect("starting nodelogd");
+        let config = Config::load(args)?;
+        let running = runtime().block_on(nodelogd::start_with(config, extra))?;
         let addr = running.local_addr;
         // Runs until the test binary exits.
         std::mem::forget(running);
-        addr
+        Ok(addr)
     }
 
     /// The journal through a symlink named `name`, and the argument that

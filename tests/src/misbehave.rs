@@ -11,7 +11,8 @@ use nodelogd::runtime::PluginSpec;
 
 pub const MANIFEST: &str = r#"
 name = "misbehave"
-read-log-root = true
+claims = ["*"]
+read-roots = ["/"]
 [[programs]]
 name = "sleep"
 args = ["[0-9]{1,7}"]

@@ -1,5 +1,6 @@
 //! What a plugin may do, as data. A plugin's manifest *requests* programs
-//! (by logical name, with argument rules) and log-root access; the host's
+//! (by logical name, with argument rules) and read roots (directories under
+//! the log root, `"/"` for all of it); the host's
 //! configuration *provides* programs (absolute path, fixed leading
 //! arguments, environment pass-through). The grant is their intersection,
 //! resolved once at load time; a request the host cannot satisfy fails the
@@ -20,45 +21,88 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::logroot::LogRoot;
 
 /// A plugin's manifest (`nodelogd-plugin.toml`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Manifest {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// Service names, or globs with `*` (`ovn-*`), the host may ask this
+    /// plugin about; others never reach it.
+    #[serde(default)]
+    pub claims: Vec<String>,
     #[serde(default)]
     pub programs: Vec<ProgramRequest>,
-    /// Read-only access to files under the log root (`logfile` interface).
+    /// Directories under the log root the plugin may read (`logfile`
+    /// interface), relative to it; `"/"` is the whole root.
     #[serde(default)]
-    pub read_log_root: bool,
+    pub read_roots: Vec<String>,
     #[serde(default)]
     pub limits: ManifestLimits,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ProgramRequest {
     pub name: String,
     pub args: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ManifestLimits {
     pub memory_mib: Option<u64>,
     pub cpu_ms: Option<u64>,
     pub max_processes: Option<u32>,
+    /// Wall-clock time one call into the plugin may take.
+    pub wall_ms: Option<u64>,
+    /// Output one request may produce.
+    pub output_mib: Option<u64>,
+    /// Instances (requests) of this plugin running at once.
+    pub max_instances: Option<u32>,
 }
 
 impl Manifest {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        Ok(toml::from_str(text)?)
+        let manifest: Manifest = toml::from_str(text)?;
+        for root in &manifest.read_roots {
+            read_root(root)?;
+        }
+        for claim in &manifest.claims {
+            claim_pattern(claim)?;
+        }
+        Ok(manifest)
     }
+}
+
+/// A read root's components; none for the whole root. Only plain names:
+/// a root is a place, not a path to resolve.
+pub fn read_root(root: &str) -> anyhow::Result<Vec<String>> {
+    let parts: Vec<&str> = root.trim_matches('/').split('/').collect();
+    if parts == [""] {
+        return Ok(Vec::new());
+    }
+    if parts.iter().any(|p| matches!(*p, "" | "." | "..")) {
+        bail!("read root {root:?} must be plain directory names below the log root");
+    }
+    Ok(parts.into_iter().map(String::from).collect())
+}
+
+/// A claim as a regex over whole service names: `*` is any run of
+/// characters, everything else literal. A claim may only use the
+/// characters of a service name.
+pub fn claim_pattern(claim: &str) -> anyhow::Result<Regex> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || "._:@-*".contains(c);
+    if claim.is_empty() || !claim.chars().all(valid) {
+        bail!("claim {claim:?} is not a service name or a glob of one");
+    }
+    let literal: Vec<String> = claim.split('*').map(regex::escape).collect();
+    Ok(Regex::new(&format!("^(?:{})$", literal.join(".*")))?)
 }
 
 /// How the host runs a program it provides.
@@ -104,18 +148,37 @@ pub enum Denied {
     TooManyProcesses(u32),
     #[error("reading the log root is not granted to this plugin")]
     LogRoot,
+    #[error("{0:?} is outside this plugin's read roots")]
+    OutsideReadRoots(String),
+}
+
+/// The directories a plugin may read: a read root, and the path below it.
+#[derive(Debug)]
+struct ReadRoots {
+    root: Arc<LogRoot>,
+    /// Each root's components; an empty one is the whole log root.
+    roots: Vec<Vec<String>>,
+}
+
+/// Where a granted read goes: `below` resolved inside `root_dir` (a
+/// directory under the log root, `""` for the root itself), so that
+/// neither `..` nor a symlink in `below` can leave the read root.
+#[derive(Debug, PartialEq)]
+pub struct ReadTarget {
+    pub root_dir: String,
+    pub below: String,
 }
 
 #[derive(Debug, Default)]
 pub struct Grants {
     programs: HashMap<String, Program>,
-    log_root: Option<Arc<LogRoot>>,
+    files: Option<ReadRoots>,
     pub max_processes: u32,
 }
 
 /// Default for `max-processes`: the journald plugin needs two at once at
 /// most (the cursor scan ends before the print starts).
-const DEFAULT_MAX_PROCESSES: u32 = 2;
+pub const DEFAULT_MAX_PROCESSES: u32 = 2;
 
 impl Grants {
     pub fn resolve(
@@ -150,7 +213,18 @@ impl Grants {
         }
         Ok(Grants {
             programs,
-            log_root: manifest.read_log_root.then(|| log_root.clone()),
+            files: (!manifest.read_roots.is_empty())
+                .then(|| -> anyhow::Result<_> {
+                    Ok(ReadRoots {
+                        root: log_root.clone(),
+                        roots: manifest
+                            .read_roots
+                            .iter()
+                            .map(|r| read_root(r))
+                            .collect::<anyhow::Result<_>>()?,
+                    })
+                })
+                .transpose()?,
             max_processes: manifest
                 .limits
                 .max_processes
@@ -163,7 +237,7 @@ impl Grants {
     }
 
     pub fn may_read_logs(&self) -> bool {
-        self.log_root.is_some()
+        self.files.is_some()
     }
 
     pub fn allow_exec(&self, name: &str, args: &[String]) -> Result<&Program, Denied> {
@@ -183,8 +257,28 @@ impl Grants {
         Ok(program)
     }
 
-    pub fn allow_read(&self) -> Result<&Arc<LogRoot>, Denied> {
-        self.log_root.as_ref().ok_or(Denied::LogRoot)
+    /// The log root and where `path` (relative to it) is to be resolved:
+    /// inside the first read root that is a prefix of it, by name. Only
+    /// the read root's own name is matched here; what follows is resolved
+    /// with the read root as the root, so it cannot climb out.
+    pub fn allow_read(&self, path: &str) -> Result<(&Arc<LogRoot>, ReadTarget), Denied> {
+        let files = self.files.as_ref().ok_or(Denied::LogRoot)?;
+        let parts: Vec<&str> = path
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        files
+            .roots
+            .iter()
+            .find(|root| parts.len() >= root.len() && parts.iter().zip(*root).all(|(p, r)| p == r))
+            .map(|root| {
+                let target = ReadTarget {
+                    root_dir: root.join("/"),
+                    below: parts[root.len()..].join("/"),
+                };
+                (&files.root, target)
+            })
+            .ok_or_else(|| Denied::OutsideReadRoots(path.to_string()))
     }
 }
 
@@ -351,5 +445,53 @@ mod tests {
             g.allow_exec("journalctl", &args(&["--unit=abc--user"]))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn claims_match_whole_names_or_globs() {
+        let ovn = claim_pattern("ovn-*").unwrap();
+        assert!(ovn.is_match("ovn-controller") && ovn.is_match("ovn-"));
+        assert!(!ovn.is_match("xovn-a") && !ovn.is_match("ovn"));
+        let dotted = claim_pattern("a.b").unwrap();
+        assert!(dotted.is_match("a.b") && !dotted.is_match("axb"));
+        for bad in ["", "a/b", "(x)", "a b"] {
+            assert!(claim_pattern(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// A path is matched to a read root by whole names; what follows is
+    /// left for the read root's own resolver (which refuses `..` above it).
+    #[test]
+    fn reads_are_matched_to_a_read_root_by_name() {
+        let root = Arc::new(LogRoot::open(&std::env::temp_dir()).unwrap());
+        let text = "name = \"r\"\nread-roots = [\"hybrid-overlay/\", \"/a/b\"]";
+        let g =
+            Grants::resolve(&Manifest::parse(text).unwrap(), &HostPrograms::new(), &root).unwrap();
+        let target = |path: &str| g.allow_read(path).map(|(_, t)| (t.root_dir, t.below));
+        assert_eq!(
+            target("hybrid-overlay/x.log"),
+            Ok(("hybrid-overlay".into(), "x.log".into()))
+        );
+        assert_eq!(target("/a/./b/../c"), Ok(("a/b".into(), "../c".into())));
+        for outside in [
+            "hybrid-overlay-evil/x",
+            "a/bc/x",
+            "x.log",
+            "/etc/passwd",
+            "../a/b/x",
+        ] {
+            assert_eq!(
+                target(outside),
+                Err(Denied::OutsideReadRoots(outside.into())),
+                "{outside}"
+            );
+        }
+        for bad in ["..", "a/../b", "a//b", "./a"] {
+            assert!(
+                Manifest::parse(&format!("name = \"r\"\nread-roots = [{bad:?}]")).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(read_root("/").unwrap(), Vec::<String>::new());
     }
 }

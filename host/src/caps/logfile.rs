@@ -1,5 +1,6 @@
-//! The `logfile` capability: regular files under the log root, opened by
-//! the host through `LogRoot` (symlinks resolved and confined there).
+//! The `logfile` capability: regular files under the plugin's read roots,
+//! opened by the host through `LogRoot` with the read root as the root, so
+//! symlinks and `..` are resolved and confined there.
 //!
 //! Opening and reading touch the file system, which can block (a slow disk,
 //! NFS, a FUSE mount), so both run on tokio's blocking pool, never on the
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use wasmtime::component::Resource;
 
+use crate::caps::grants::ReadTarget;
 use crate::logroot::{Entry, LogRoot, RootError};
 use crate::runtime::State;
 use crate::runtime::bindings::nodelogd::plugin::logfile::{self, OpenError};
@@ -52,18 +54,18 @@ impl logfile::Host for State {
         &mut self,
         path: String,
     ) -> wasmtime::Result<Result<Resource<FileReader>, OpenError>> {
-        let root: Arc<LogRoot> = match self.grants.allow_read() {
-            Ok(root) => root.clone(),
-            Err(denied) => return Ok(Err(OpenError::Denied(denied.to_string()))),
-        };
         if let Some(refused) = oversized(&path) {
             return Ok(Err(OpenError::Denied(refused)));
         }
+        let (root, target): (Arc<LogRoot>, ReadTarget) = match self.grants.allow_read(&path) {
+            Ok((root, target)) => (root.clone(), target),
+            Err(denied) => return Ok(Err(OpenError::Denied(denied.to_string()))),
+        };
         if self.open_files >= MAX_OPEN {
             let refused = format!("at most {MAX_OPEN} files may be open at once");
             return Ok(Err(OpenError::Denied(refused)));
         }
-        let opened = tokio::task::spawn_blocking(move || root.open_entry(&path)).await?;
+        let opened = tokio::task::spawn_blocking(move || open_below(&root, &target)).await?;
         Ok(match opened {
             Ok(Entry::File(file)) => {
                 let reader = self.table.push(FileReader {
@@ -80,6 +82,15 @@ impl logfile::Host for State {
             Err(refused) => Err(OpenError::Denied(refused.to_string())),
         })
     }
+}
+
+/// Opens `target.below` with the read root as the root; the whole log root
+/// needs no second resolution.
+fn open_below(root: &LogRoot, target: &ReadTarget) -> Result<Entry, RootError> {
+    if target.root_dir.is_empty() {
+        return root.open_entry(&target.below);
+    }
+    root.subroot(&target.root_dir)?.open_entry(&target.below)
 }
 
 impl logfile::HostReader for State {

@@ -1,0 +1,68 @@
+//! The built-in plugins, compiled from `plugins/` by build.rs and embedded,
+//! with their manifests: journald first, the file fallback last.
+
+use std::sync::Arc;
+
+use anyhow::bail;
+
+use super::{EffectiveLimits, Origin, Resolved, sha256_hex};
+use crate::caps::{Grants, HostPrograms, Manifest};
+use crate::config::Config;
+use crate::logroot::LogRoot;
+
+pub struct Builtin {
+    pub manifest: &'static str,
+    pub wasm: &'static [u8],
+}
+
+pub const BUILTIN: [Builtin; 2] = [
+    Builtin {
+        manifest: include_str!("../../../plugins/journald/nodelogd-plugin.toml"),
+        wasm: include_bytes!(env!("NODELOGD_PLUGIN_JOURNALD")),
+    },
+    Builtin {
+        manifest: include_str!("../../../plugins/file/nodelogd-plugin.toml"),
+        wasm: include_bytes!(env!("NODELOGD_PLUGIN_FILE")),
+    },
+];
+
+/// Resolves each built-in plugin's grant against what the host provides.
+/// A plugin whose request cannot be met is left out with a warning (a node
+/// without journalctl still serves files). `[plugins.NAME]` in the config
+/// may only tighten a built-in's limits.
+pub fn resolve(
+    config: &Config,
+    host: &HostPrograms,
+    log_root: &Arc<LogRoot>,
+) -> anyhow::Result<Vec<Resolved>> {
+    let mut resolved = Vec::new();
+    for builtin in &BUILTIN {
+        let manifest = Manifest::parse(builtin.manifest)?;
+        let grant = config.plugins.get(&manifest.name);
+        if let Some(g) = grant
+            && (g.sha256.is_some() || !g.programs.is_empty() || !g.read_roots.is_empty())
+        {
+            bail!(
+                "[plugins.{}]: a built-in plugin's programs, read roots and code are fixed; only its limits may be set",
+                manifest.name
+            );
+        }
+        let grants = match Grants::resolve(&manifest, host, log_root) {
+            Ok(grants) => grants,
+            Err(e) => {
+                tracing::warn!("log source {} disabled: {e:#}", manifest.name);
+                continue;
+            }
+        };
+        resolved.push(Resolved {
+            origin: Origin::Builtin,
+            sha256: sha256_hex(builtin.wasm),
+            limits: EffectiveLimits::new(&manifest.limits, grant.map(|g| g.limits())),
+            optional: false,
+            wasm: builtin.wasm.to_vec(),
+            grants,
+            manifest,
+        });
+    }
+    Ok(resolved)
+}
