@@ -54,8 +54,9 @@ fn serve(args: nodelogd::cli::ServeArgs) -> anyhow::Result<()> {
         // Before the plugins load (seconds), so no signal finds the default
         // action, which is to die without draining.
         ignore_signals()?;
+        let shutdown = shutdown_signal()?;
         let running = nodelogd::start(config).await?;
-        running.until(shutdown_signal()).await;
+        running.until(shutdown).await;
         Ok(())
     })
 }
@@ -80,12 +81,18 @@ fn ignore_signals() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SIGTERM (how a DaemonSet pod is stopped) or Ctrl-C.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing the SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+/// SIGTERM (how a DaemonSet pod is stopped) or Ctrl-C (SIGINT). Both
+/// handlers are installed here, before serving starts: a handler installed
+/// on the future's first poll left a window in which SIGTERM still had its
+/// default action and killed nodelogd without draining.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
