@@ -72,8 +72,9 @@ pub struct ServeArgs {
     pub listen: Option<SocketAddr>,
 
     /// The log root: what /logs/<path> serves and where the file source
-    /// looks for <svc>, <svc>.log and <svc>/<svc>.log. Nothing outside it is
-    /// ever read, symlinks included. [default: /var/log]
+    /// looks for <svc>, <svc>.log and <svc>/<svc>.log. No path or symlink
+    /// leads out of it (hard links and bind mounts placed inside it are read
+    /// like any file). [default: /var/log]
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
 
