@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::caps::HostPrograms;
 use crate::cli::ServeArgs;
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +34,10 @@ pub struct Config {
     pub deadline: Duration,
     pub max_concurrent_queries: usize,
     pub cache_dir: Option<PathBuf>,
+    /// Programs the host provides to plugins by logical name, besides
+    /// journalctl (for example `powershell` for the winevent source).
+    /// Empty from `load`; set through the library API.
+    pub programs: HostPrograms,
 }
 
 impl Config {
@@ -87,6 +92,7 @@ impl Config {
                 .unwrap_or(16)
                 .max(1),
             cache_dir,
+            programs: HostPrograms::new(),
         })
     }
 }

@@ -58,7 +58,7 @@ pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Resul
         LogRoot::open(&config.log_dir)
             .with_context(|| format!("opening log directory {}", config.log_dir.display()))?,
     );
-    let mut host = HostPrograms::new();
+    let mut host: HostPrograms = config.programs.clone();
     if let Some(path) = &config.journalctl {
         let leading_args = config
             .journal_dir

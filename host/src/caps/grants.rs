@@ -36,6 +36,13 @@ pub struct Manifest {
     /// Read-only access to files under the log root (`logfile` interface).
     #[serde(default)]
     pub read_log_root: bool,
+    /// Issue 7's format, accepted here so drop-in manifests parse. On this
+    /// branch `read-roots` grants the whole log root when not empty and
+    /// `claims` is informational; the plugin-directory work enforces both.
+    #[serde(default)]
+    pub read_roots: Vec<String>,
+    #[serde(default)]
+    pub claims: Vec<String>,
     #[serde(default)]
     pub limits: ManifestLimits,
 }
@@ -45,6 +52,10 @@ pub struct Manifest {
 pub struct ProgramRequest {
     pub name: String,
     pub args: Vec<String>,
+    /// Rules for the names of variables the plugin may set per run
+    /// (`spawn-with-env`), each matched against the whole name.
+    #[serde(default)]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -80,7 +91,16 @@ pub type HostPrograms = HashMap<String, ProgramPolicy>;
 pub struct Program {
     pub policy: ProgramPolicy,
     rules: Vec<Regex>,
+    env_rules: Vec<Regex>,
 }
+
+/// Bounds on the variables one `spawn-with-env` may set: a few named user
+/// values, each well above a long pattern or a 10 KB value, and far below
+/// Linux's 128 KiB limit for one environment string.
+pub const MAX_ENV_VARS: usize = 16;
+pub const MAX_ENV_NAME_BYTES: usize = 64;
+pub const MAX_ENV_VALUE_BYTES: usize = 32 << 10;
+pub const MAX_ENV_TOTAL_BYTES: usize = 128 << 10;
 
 impl Program {
     /// The environment the program gets: the pass-through variables that
@@ -104,6 +124,10 @@ pub enum Denied {
     TooManyProcesses(u32),
     #[error("reading the log root is not granted to this plugin")]
     LogRoot,
+    #[error("environment variable {name:?} is not allowed for {program}")]
+    EnvName { program: String, name: String },
+    #[error("environment too large: {0}")]
+    EnvSize(String),
 }
 
 #[derive(Debug, Default)]
@@ -132,25 +156,28 @@ impl Grants {
                     request.name
                 );
             };
-            let rules = request
-                .args
-                .iter()
-                .map(|r| {
-                    whole_element_rule(r)
-                        .with_context(|| format!("plugin {}: argument rule {r:?}", manifest.name))
-                })
-                .collect::<anyhow::Result<_>>()?;
+            let compile = |rules: &[String], kind: &str| {
+                rules
+                    .iter()
+                    .map(|r| {
+                        whole_element_rule(r)
+                            .with_context(|| format!("plugin {}: {kind} rule {r:?}", manifest.name))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            };
             programs.insert(
                 request.name.clone(),
                 Program {
                     policy: policy.clone(),
-                    rules,
+                    rules: compile(&request.args, "argument")?,
+                    env_rules: compile(&request.env, "environment")?,
                 },
             );
         }
         Ok(Grants {
             programs,
-            log_root: manifest.read_log_root.then(|| log_root.clone()),
+            log_root: (manifest.read_log_root || !manifest.read_roots.is_empty())
+                .then(|| log_root.clone()),
             max_processes: manifest
                 .limits
                 .max_processes
@@ -179,6 +206,47 @@ impl Grants {
                 program: name.to_string(),
                 arg: arg.clone(),
             });
+        }
+        Ok(program)
+    }
+
+    /// `allow_exec`, and each variable's name matches one of the program's
+    /// environment rules (and is a valid name), within the size bounds.
+    pub fn allow_exec_with_env(
+        &self,
+        name: &str,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<&Program, Denied> {
+        let program = self.allow_exec(name, args)?;
+        if env.len() > MAX_ENV_VARS {
+            return Err(Denied::EnvSize(format!(
+                "more than {MAX_ENV_VARS} variables"
+            )));
+        }
+        let mut total = 0;
+        for (var, value) in env {
+            let valid = !var.is_empty()
+                && var.len() <= MAX_ENV_NAME_BYTES
+                && !var.contains(['=', '\0'])
+                && program.env_rules.iter().any(|r| r.is_match(var));
+            if !valid {
+                return Err(Denied::EnvName {
+                    program: name.to_string(),
+                    name: var.clone(),
+                });
+            }
+            if value.len() > MAX_ENV_VALUE_BYTES || value.contains('\0') {
+                return Err(Denied::EnvSize(format!(
+                    "{var:?} is longer than {MAX_ENV_VALUE_BYTES} bytes or holds NUL"
+                )));
+            }
+            total += var.len() + value.len();
+        }
+        if total > MAX_ENV_TOTAL_BYTES {
+            return Err(Denied::EnvSize(format!(
+                "more than {MAX_ENV_TOTAL_BYTES} bytes in all"
+            )));
         }
         Ok(program)
     }
