@@ -3,6 +3,7 @@
 //! disk, the wasm plugins.
 
 mod files;
+mod hybrid_overlay;
 mod journal;
 mod kubectl;
 mod plugin_faults;

@@ -3,8 +3,10 @@
 //! `logtree` lays out a log root with files and symlinks, `http` is a tiny
 //! HTTP/1.1 client that sees exactly the bytes on the wire, and `fixture`
 //! starts nodelogd in-process over them; `misbehave` is the misbehaving
-//! test plugin with its grant.
+//! test plugin with its grant, and `dropin` serves plugins that are not
+//! built in (the examples in `plugins/`) over log roots of their own.
 
+pub mod dropin;
 pub mod fixture;
 pub mod http;
 pub mod journal;
