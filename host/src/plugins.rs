@@ -1,6 +1,7 @@
 //! The built-in plugins, compiled from `plugins/` by build.rs and embedded,
 //! with their manifests. Their order is the order in which sources claim
-//! services: journald first, the file fallback last.
+//! services: the native sources first (journald, then winevent, which loads
+//! only where the host provides `powershell`), the file fallback last.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,10 +15,14 @@ pub struct Builtin {
     pub wasm: &'static [u8],
 }
 
-pub const BUILTIN: [Builtin; 2] = [
+pub const BUILTIN: [Builtin; 3] = [
     Builtin {
         manifest: include_str!("../../plugins/journald/nodelogd-plugin.toml"),
         wasm: include_bytes!(env!("NODELOGD_PLUGIN_JOURNALD")),
+    },
+    Builtin {
+        manifest: include_str!("../../plugins/winevent/nodelogd-plugin.toml"),
+        wasm: include_bytes!(env!("NODELOGD_PLUGIN_WINEVENT")),
     },
     Builtin {
         manifest: include_str!("../../plugins/file/nodelogd-plugin.toml"),

@@ -10,6 +10,7 @@ mod plugin_faults;
 mod sandbox;
 mod streaming;
 mod upstream;
+mod winevent;
 
 use nodelogd_tests::fixture::Fixture;
 
