@@ -31,6 +31,7 @@ pub mod time;
 pub use bindings::exports::nodelogd::plugin::source::{
     Guest, GuestLogStream, LogStream, Query, SourceError, SourceInfo,
 };
+pub use bindings::nodelogd::plugin::types::Timestamp;
 pub use bindings::nodelogd::plugin::{log, logfile, process};
 
 /// Exports a type implementing [`Guest`] as the plugin's `source`.

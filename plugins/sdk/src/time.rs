@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
-use crate::bindings::nodelogd::plugin::types::Timestamp;
+use crate::Timestamp;
 
 /// A point in time, as seconds and nanoseconds since the epoch (ordered).
 pub type Instant = (i64, u32);

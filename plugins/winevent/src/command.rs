@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, SecondsFormat};
 use nodelogd_plugin_sdk::Query;
-use nodelogd_plugin_sdk::bindings::nodelogd::plugin::types::Timestamp;
+use nodelogd_plugin_sdk::Timestamp;
 
 pub type Env = Vec<(String, String)>;
 
