@@ -420,4 +420,50 @@ mod tests {
                 .is_err()
         );
     }
+    /// Pins the per-run environment's checks (the winevent grant): only
+    /// names the manifest's rules allow, within the size bounds.
+    #[test]
+    fn per_run_environment_names_and_sizes_are_checked() {
+        let root = Arc::new(LogRoot::open(&std::env::temp_dir()).unwrap());
+        let policy = ProgramPolicy {
+            path: "/bin/true".into(),
+            leading_args: vec![],
+            env_passthrough: vec![],
+        };
+        let host = HostPrograms::from([("powershell".to_string(), policy)]);
+        let text = include_str!("../../../plugins/winevent/nodelogd-plugin.toml");
+        let g = Grants::resolve(&Manifest::parse(text).unwrap(), &host, &root).unwrap();
+        let argv = args(&[
+            "-NonInteractive",
+            "-Command",
+            "Get-WinEvent -ListProvider $Env:kubelet_provider0 | Format-Table -AutoSize",
+        ]);
+        let var = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let ok = [
+            var("kubelet_provider0", "x';$(calc)"),
+            var("kubelet_pattern", &"a".repeat(MAX_ENV_VALUE_BYTES)),
+        ];
+        assert!(g.allow_exec_with_env("powershell", &argv, &ok).is_ok());
+        for bad in [
+            "PATH",
+            "kubelet_provider4",
+            "kubelet_pattern=x",
+            "",
+            "LD_PRELOAD",
+        ] {
+            let err = g
+                .allow_exec_with_env("powershell", &argv, &[var(bad, "v")])
+                .unwrap_err();
+            assert!(matches!(err, Denied::EnvName { .. }), "{bad}: {err}");
+        }
+        let too_long = [var("kubelet_pattern", &"a".repeat(MAX_ENV_VALUE_BYTES + 1))];
+        let nul = [var("kubelet_pattern", "a\0b")];
+        let many = vec![var("kubelet_pattern", "a"); MAX_ENV_VARS + 1];
+        for bad in [&too_long[..], &nul[..], &many[..]] {
+            let err = g.allow_exec_with_env("powershell", &argv, bad).unwrap_err();
+            assert!(matches!(err, Denied::EnvSize(_)), "{err}");
+        }
+        let command = args(&["-Command", "Get-WinEvent -ListProvider x; calc"]);
+        assert!(g.allow_exec_with_env("powershell", &command, &[]).is_err());
+    }
 }
