@@ -59,6 +59,11 @@ fn hybrid_overlay_serves_its_rotated_klog_files() {
         resp.text()
     };
 
+    // No powershell is provided here, so the built-in winevent source is
+    // not loaded and a would-be event provider falls through to files.
+    let resp = http::get(addr, "/logs/?query=winsvc-app");
+    assert_eq!(resp.text(), "\nlog not found for winsvc-app\n");
+
     let all = format!("{dated}{gz}{one}{current}");
     assert_eq!(get(""), all);
     assert_eq!(get("&tailLines=100"), all);
