@@ -9,12 +9,12 @@ mod nested_cargo;
 
 use std::path::PathBuf;
 
-const PLUGINS: [&str; 2] = ["journald", "file"];
+const PLUGINS: [&str; 3] = ["journald", "winevent", "file"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let plugins = manifest_dir.join("../plugins");
-    for watched in PLUGINS {
+    for watched in PLUGINS.iter().chain(&["sdk"]) {
         println!("cargo:rerun-if-changed={}", plugins.join(watched).display());
     }
     println!(

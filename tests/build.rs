@@ -22,4 +22,18 @@ fn main() {
         "cargo:rustc-env=NODELOGD_TEST_PLUGIN_MISBEHAVE={}",
         dir.join("misbehave.wasm").display()
     );
+    // The drop-in examples in ../plugins (not embedded in nodelogd), built
+    // as docs/plugins.md tells operators to; the same nested target as
+    // host/build.rs, so the shared members compile once.
+    let examples = manifest_dir.join("../plugins");
+    println!(
+        "cargo:rerun-if-changed={}",
+        examples.join("hybrid-overlay").display()
+    );
+    println!("cargo:rerun-if-changed={}", examples.join("sdk").display());
+    let dir = nested_cargo::build_components(&examples, "wasm-plugins");
+    println!(
+        "cargo:rustc-env=NODELOGD_TEST_PLUGIN_HYBRID_OVERLAY={}",
+        dir.join("hybrid_overlay.wasm").display()
+    );
 }

@@ -5,6 +5,7 @@
 mod connections;
 mod dropin;
 mod files;
+mod hybrid_overlay;
 mod journal;
 mod kubectl;
 mod limits;
@@ -13,6 +14,7 @@ mod plugin_faults;
 mod sandbox;
 mod streaming;
 mod upstream;
+mod winevent;
 
 use nodelogd_tests::fixture::Fixture;
 

@@ -155,11 +155,11 @@ fn an_ungranted_capability_fails_at_load_naming_it() {
     // not load.
     let manifest = Manifest::parse("name = \"file\"").unwrap();
     let grants = Grants::resolve(&manifest, &HostPrograms::new(), &log_root()).unwrap();
-    let spec = nodelogd::plugins::spec(
-        &manifest,
-        nodelogd::plugins::BUILTIN[1].wasm.to_vec(),
-        grants,
-    );
+    let file = nodelogd::plugins::BUILTIN
+        .iter()
+        .find(|b| Manifest::parse(b.manifest).unwrap().name == "file")
+        .unwrap();
+    let spec = nodelogd::plugins::spec(&manifest, file.wasm.to_vec(), grants);
     let err = runtime()
         .block_on(Runtime::load(vec![spec], None, 4))
         .err()

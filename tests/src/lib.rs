@@ -4,9 +4,11 @@
 //! HTTP/1.1 client that sees exactly the bytes on the wire, `clients` opens
 //! raw and HTTP/2 connections from chosen loopback addresses, and `fixture`
 //! starts nodelogd in-process over them; `misbehave` is the misbehaving
-//! test plugin with its grant.
+//! test plugin with its grant, and `dropin` serves plugins that are not
+//! built in (the examples in `plugins/`) over log roots of their own.
 
 pub mod clients;
+pub mod dropin;
 pub mod edge_journal;
 pub mod fixture;
 pub mod http;

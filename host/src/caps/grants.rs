@@ -51,6 +51,10 @@ pub struct Manifest {
 pub struct ProgramRequest {
     pub name: String,
     pub args: Vec<String>,
+    /// Rules for the names of variables the plugin may set per run
+    /// (`spawn-with-env`), each matched against the whole name.
+    #[serde(default)]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -124,7 +128,16 @@ pub type HostPrograms = HashMap<String, ProgramPolicy>;
 pub struct Program {
     pub policy: ProgramPolicy,
     rules: Vec<Regex>,
+    env_rules: Vec<Regex>,
 }
+
+/// Bounds on the variables one `spawn-with-env` may set: a few named user
+/// values, each well above a long pattern or a 10 KB value, and far below
+/// Linux's 128 KiB limit for one environment string.
+pub const MAX_ENV_VARS: usize = 16;
+pub const MAX_ENV_NAME_BYTES: usize = 64;
+pub const MAX_ENV_VALUE_BYTES: usize = 32 << 10;
+pub const MAX_ENV_TOTAL_BYTES: usize = 128 << 10;
 
 impl Program {
     /// The environment the program gets: the pass-through variables that
@@ -150,6 +163,10 @@ pub enum Denied {
     LogRoot,
     #[error("{0:?} is outside this plugin's read roots")]
     OutsideReadRoots(String),
+    #[error("environment variable {name:?} is not allowed for {program}")]
+    EnvName { program: String, name: String },
+    #[error("environment too large: {0}")]
+    EnvSize(String),
 }
 
 /// The directories a plugin may read: a read root, and the path below it.
@@ -195,19 +212,21 @@ impl Grants {
                     request.name
                 );
             };
-            let rules = request
-                .args
-                .iter()
-                .map(|r| {
-                    whole_element_rule(r)
-                        .with_context(|| format!("plugin {}: argument rule {r:?}", manifest.name))
-                })
-                .collect::<anyhow::Result<_>>()?;
+            let compile = |rules: &[String], kind: &str| {
+                rules
+                    .iter()
+                    .map(|r| {
+                        whole_element_rule(r)
+                            .with_context(|| format!("plugin {}: {kind} rule {r:?}", manifest.name))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            };
             programs.insert(
                 request.name.clone(),
                 Program {
                     policy: policy.clone(),
-                    rules,
+                    rules: compile(&request.args, "argument")?,
+                    env_rules: compile(&request.env, "environment")?,
                 },
             );
         }
@@ -279,6 +298,47 @@ impl Grants {
                 (&files.root, target)
             })
             .ok_or_else(|| Denied::OutsideReadRoots(path.to_string()))
+    }
+
+    /// `allow_exec`, and each variable's name matches one of the program's
+    /// environment rules (and is a valid name), within the size bounds.
+    pub fn allow_exec_with_env(
+        &self,
+        name: &str,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<&Program, Denied> {
+        let program = self.allow_exec(name, args)?;
+        if env.len() > MAX_ENV_VARS {
+            return Err(Denied::EnvSize(format!(
+                "more than {MAX_ENV_VARS} variables"
+            )));
+        }
+        let mut total = 0;
+        for (var, value) in env {
+            let valid = !var.is_empty()
+                && var.len() <= MAX_ENV_NAME_BYTES
+                && !var.contains(['=', '\0'])
+                && program.env_rules.iter().any(|r| r.is_match(var));
+            if !valid {
+                return Err(Denied::EnvName {
+                    program: name.to_string(),
+                    name: var.clone(),
+                });
+            }
+            if value.len() > MAX_ENV_VALUE_BYTES || value.contains('\0') {
+                return Err(Denied::EnvSize(format!(
+                    "{var:?} is longer than {MAX_ENV_VALUE_BYTES} bytes or holds NUL"
+                )));
+            }
+            total += var.len() + value.len();
+        }
+        if total > MAX_ENV_TOTAL_BYTES {
+            return Err(Denied::EnvSize(format!(
+                "more than {MAX_ENV_TOTAL_BYTES} bytes in all"
+            )));
+        }
+        Ok(program)
     }
 }
 
@@ -493,5 +553,52 @@ mod tests {
             );
         }
         assert_eq!(read_root("/").unwrap(), Vec::<String>::new());
+    }
+
+    /// Pins the per-run environment's checks (the winevent grant): only
+    /// names the manifest's rules allow, within the size bounds.
+    #[test]
+    fn per_run_environment_names_and_sizes_are_checked() {
+        let root = Arc::new(LogRoot::open(&std::env::temp_dir()).unwrap());
+        let policy = ProgramPolicy {
+            path: "/bin/true".into(),
+            leading_args: vec![],
+            env_passthrough: vec![],
+        };
+        let host = HostPrograms::from([("powershell".to_string(), policy)]);
+        let text = include_str!("../../../plugins/winevent/nodelogd-plugin.toml");
+        let g = Grants::resolve(&Manifest::parse(text).unwrap(), &host, &root).unwrap();
+        let argv = args(&[
+            "-NonInteractive",
+            "-Command",
+            "Get-WinEvent -ListProvider $Env:kubelet_provider0 | Format-Table -AutoSize",
+        ]);
+        let var = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let ok = [
+            var("kubelet_provider0", "x';$(calc)"),
+            var("kubelet_pattern", &"a".repeat(MAX_ENV_VALUE_BYTES)),
+        ];
+        assert!(g.allow_exec_with_env("powershell", &argv, &ok).is_ok());
+        for bad in [
+            "PATH",
+            "kubelet_provider4",
+            "kubelet_pattern=x",
+            "",
+            "LD_PRELOAD",
+        ] {
+            let err = g
+                .allow_exec_with_env("powershell", &argv, &[var(bad, "v")])
+                .unwrap_err();
+            assert!(matches!(err, Denied::EnvName { .. }), "{bad}: {err}");
+        }
+        let too_long = [var("kubelet_pattern", &"a".repeat(MAX_ENV_VALUE_BYTES + 1))];
+        let nul = [var("kubelet_pattern", "a\0b")];
+        let many = vec![var("kubelet_pattern", "a"); MAX_ENV_VARS + 1];
+        for bad in [&too_long[..], &nul[..], &many[..]] {
+            let err = g.allow_exec_with_env("powershell", &argv, bad).unwrap_err();
+            assert!(matches!(err, Denied::EnvSize(_)), "{err}");
+        }
+        let command = args(&["-Command", "Get-WinEvent -ListProvider x; calc"]);
+        assert!(g.allow_exec_with_env("powershell", &command, &[]).is_err());
     }
 }

@@ -10,14 +10,15 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use wasmtime::component::Resource;
 
 use crate::caps::grants::ReadTarget;
-use crate::logroot::{Entry, LogRoot, RootError};
+use crate::logroot::{self, Entry, LogRoot, RootError};
 use crate::runtime::State;
-use crate::runtime::bindings::nodelogd::plugin::logfile::{self, OpenError};
+use crate::runtime::bindings::nodelogd::plugin::logfile::{self, DirEntry, OpenError};
 
 /// Files one plugin instance may hold open at once (each is an fd).
 pub const MAX_OPEN: u32 = 16;
@@ -28,6 +29,9 @@ pub const MAX_PATH_BYTES: usize = 4096;
 pub const MAX_PATH_COMPONENTS: usize = 256;
 /// Bytes read from the file per trip to the blocking pool.
 const READ_AHEAD: u32 = 256 << 10;
+/// Entries `list` returns at most: far more than a log directory holds,
+/// and a bound on what one call makes the host allocate.
+pub const MAX_LIST: usize = 4096;
 
 pub struct FileReader {
     file: Arc<File>,
@@ -49,17 +53,67 @@ fn oversized(path: &str) -> Option<String> {
     None
 }
 
+/// Where `path` is to be resolved, when it is within bounds and inside one
+/// of the plugin's read roots.
+fn readable_root(state: &State, path: &str) -> Result<(Arc<LogRoot>, ReadTarget), OpenError> {
+    if let Some(refused) = oversized(path) {
+        return Err(OpenError::Denied(refused));
+    }
+    let (root, target) = state
+        .grants
+        .allow_read(path)
+        .map_err(|denied| OpenError::Denied(denied.to_string()))?;
+    Ok((root.clone(), target))
+}
+
+fn open_error(e: RootError) -> OpenError {
+    match e {
+        RootError::NotFound => OpenError::NotFound,
+        RootError::Io(e) => OpenError::Io(e.to_string()),
+        refused => OpenError::Denied(refused.to_string()),
+    }
+}
+
+/// A directory's entries, at most `MAX_LIST` of them.
+fn list_dir(root: &LogRoot, target: &ReadTarget) -> Result<Vec<DirEntry>, OpenError> {
+    let Entry::Dir(dir) = open_below(root, target).map_err(open_error)? else {
+        return Err(OpenError::Io("not a directory".into()));
+    };
+    // Names of at most 255 bytes each: MAX_LIST of them fit in this.
+    let items = logroot::list(dir, MAX_LIST * 256).map_err(|e| OpenError::Io(e.to_string()))?;
+    if items.iter().count() > MAX_LIST {
+        return Err(OpenError::Io(format!(
+            "directory has more than {MAX_LIST} entries"
+        )));
+    }
+    Ok(items
+        .iter()
+        .map(|(name, is_dir)| DirEntry {
+            name: String::from_utf8_lossy(name).into_owned(),
+            is_dir,
+        })
+        .collect())
+}
+
 impl logfile::Host for State {
+    async fn read_dir(
+        &mut self,
+        dir: String,
+    ) -> wasmtime::Result<Result<Vec<DirEntry>, OpenError>> {
+        let (root, target) = match readable_root(self, &dir) {
+            Ok(granted) => granted,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(tokio::task::spawn_blocking(move || list_dir(&root, &target)).await?)
+    }
+
     async fn open(
         &mut self,
         path: String,
     ) -> wasmtime::Result<Result<Resource<FileReader>, OpenError>> {
-        if let Some(refused) = oversized(&path) {
-            return Ok(Err(OpenError::Denied(refused)));
-        }
-        let (root, target): (Arc<LogRoot>, ReadTarget) = match self.grants.allow_read(&path) {
-            Ok((root, target)) => (root.clone(), target),
-            Err(denied) => return Ok(Err(OpenError::Denied(denied.to_string()))),
+        let (root, target) = match readable_root(self, &path) {
+            Ok(granted) => granted,
+            Err(e) => return Ok(Err(e)),
         };
         if self.open_files >= MAX_OPEN {
             let refused = format!("at most {MAX_OPEN} files may be open at once");
@@ -77,9 +131,7 @@ impl logfile::Host for State {
                 Ok(reader)
             }
             Ok(Entry::Dir(_)) => Err(OpenError::IsDirectory),
-            Err(RootError::NotFound) => Err(OpenError::NotFound),
-            Err(RootError::Io(e)) => Err(OpenError::Io(e.to_string())),
-            Err(refused) => Err(OpenError::Denied(refused.to_string())),
+            Err(e) => Err(open_error(e)),
         })
     }
 }
@@ -121,6 +173,33 @@ impl logfile::HostReader for State {
         let bytes = entry.ahead[entry.taken..end].to_vec();
         entry.taken = end;
         Ok(Ok(Some(bytes)))
+    }
+
+    async fn size(
+        &mut self,
+        reader: Resource<FileReader>,
+    ) -> wasmtime::Result<Result<u64, String>> {
+        let file = self.table.get(&reader)?.file.clone();
+        let meta = tokio::task::spawn_blocking(move || file.metadata()).await?;
+        Ok(meta.map(|m| m.len()).map_err(|e| e.to_string()))
+    }
+
+    /// A positioned read (`pread`): the `read` position and its read-ahead
+    /// are untouched.
+    async fn read_at(
+        &mut self,
+        reader: Resource<FileReader>,
+        offset: u64,
+        max_bytes: u32,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
+        let file = self.table.get(&reader)?.file.clone();
+        let (buf, read) = tokio::task::spawn_blocking(move || {
+            let mut buf = super::read_buffer(max_bytes);
+            let read = file.read_at(&mut buf, offset);
+            (buf, read)
+        })
+        .await?;
+        Ok(super::read_result(buf, read))
     }
 
     async fn drop(&mut self, reader: Resource<FileReader>) -> wasmtime::Result<()> {

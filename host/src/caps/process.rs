@@ -94,13 +94,14 @@ fn confine_child(parent: Option<Pid>, fd_limit: i32) -> io::Result<()> {
     Ok(())
 }
 
-fn start(program: &Program, args: &[String]) -> io::Result<ChildProc> {
+fn start(program: &Program, args: &[String], env: &[(String, String)]) -> io::Result<ChildProc> {
     let (reader, writer) = io::pipe()?;
     let mut cmd = tokio::process::Command::new(&program.policy.path);
     cmd.args(&program.policy.leading_args)
         .args(args)
         .env_clear()
         .envs(program.env())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir("/")
         .stdin(Stdio::null())
         .stderr(writer.try_clone()?)
@@ -131,7 +132,17 @@ impl process::Host for State {
         program: String,
         args: Vec<String>,
     ) -> wasmtime::Result<Result<Resource<ChildProc>, String>> {
-        let granted = match self.grants.allow_exec(&program, &args) {
+        self.spawn_with_env(program, args, Vec::new()).await
+    }
+
+    async fn spawn_with_env(
+        &mut self,
+        program: String,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    ) -> wasmtime::Result<Result<Resource<ChildProc>, String>> {
+        let grants = self.grants.clone();
+        let granted = match grants.allow_exec_with_env(&program, &args, &env) {
             Ok(p) => p,
             Err(denied) => {
                 tracing::warn!(plugin = %self.plugin, ?denied, "refused a program");
@@ -143,7 +154,7 @@ impl process::Host for State {
                 Denied::TooManyProcesses(self.grants.max_processes).to_string()
             ));
         }
-        match start(granted, &args) {
+        match start(granted, &args, &env) {
             Ok(child) => {
                 self.children += 1;
                 Ok(Ok(self.table.push(child)?))

@@ -1,5 +1,7 @@
 //! The built-in plugins, compiled from `plugins/` by build.rs and embedded,
-//! with their manifests: journald first, the file fallback last.
+//! with their manifests: the native sources first (journald, then winevent,
+//! which loads only where the host provides `powershell`), the file fallback
+//! last.
 
 use std::sync::Arc;
 
@@ -15,10 +17,14 @@ pub struct Builtin {
     pub wasm: &'static [u8],
 }
 
-pub const BUILTIN: [Builtin; 2] = [
+pub const BUILTIN: [Builtin; 3] = [
     Builtin {
         manifest: include_str!("../../../plugins/journald/nodelogd-plugin.toml"),
         wasm: include_bytes!(env!("NODELOGD_PLUGIN_JOURNALD")),
+    },
+    Builtin {
+        manifest: include_str!("../../../plugins/winevent/nodelogd-plugin.toml"),
+        wasm: include_bytes!(env!("NODELOGD_PLUGIN_WINEVENT")),
     },
     Builtin {
         manifest: include_str!("../../../plugins/file/nodelogd-plugin.toml"),

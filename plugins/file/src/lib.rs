@@ -6,12 +6,8 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
-use exports::nodelogd::plugin::source::{
-    Guest, GuestLogStream, LogStream, Query, SourceError, SourceInfo,
-};
-use nodelogd::plugin::logfile::{self, OpenError, Reader};
-
-wit_bindgen::generate!({ path: "../../wit", world: "log-source" });
+use nodelogd_plugin_sdk::logfile::{self, OpenError, Reader};
+use nodelogd_plugin_sdk::{Guest, GuestLogStream, LogStream, Query, SourceError, SourceInfo};
 
 struct FileSource;
 
@@ -98,4 +94,4 @@ impl GuestLogStream for FileStream {
     }
 }
 
-export!(FileSource);
+nodelogd_plugin_sdk::export!(FileSource);

@@ -12,8 +12,7 @@
 //!   newest first), so the last N matching entries are found by cursor
 //!   instead; see `tail_plan`.
 
-use crate::exports::nodelogd::plugin::source::Query;
-use crate::nodelogd::plugin::types::Timestamp;
+use nodelogd_plugin_sdk::{Query, Timestamp};
 
 /// Where the entries to print begin.
 pub enum Start {

@@ -4,12 +4,9 @@
 
 mod argv;
 
-use exports::nodelogd::plugin::source::{
-    Guest, GuestLogStream, LogStream, Query, SourceError, SourceInfo,
-};
-use nodelogd::plugin::process::{Child, spawn};
-
-wit_bindgen::generate!({ path: "../../wit", world: "log-source" });
+use nodelogd_plugin_sdk::process::Child;
+use nodelogd_plugin_sdk::program::{self, Output};
+use nodelogd_plugin_sdk::{Guest, LogStream, Query, SourceError, SourceInfo};
 
 /// The logical program name this plugin's grant must give.
 const JOURNALCTL: &str = "journalctl";
@@ -21,7 +18,7 @@ const READ_CHUNK: u32 = 64 << 10;
 struct Journald;
 
 fn run(args: &[String]) -> Result<Child, SourceError> {
-    spawn(JOURNALCTL, args).map_err(SourceError::Denied)
+    program::start(JOURNALCTL, args, &[])
 }
 
 impl Guest for Journald {
@@ -40,14 +37,7 @@ impl Guest for Journald {
     /// when `journalctl --field _SYSTEMD_UNIT` mentions `<svc>.service`. It
     /// is a substring match on purpose, for parity with the kubelet.
     fn serves(services: Vec<String>) -> Result<Vec<bool>, SourceError> {
-        let child = run(&argv::unit_list())?;
-        let mut units = Vec::new();
-        while let Some(chunk) = child.read(READ_CHUNK).map_err(SourceError::Io)? {
-            if units.len() + chunk.len() > MAX_UNIT_LIST {
-                return Err(SourceError::Io("journalctl listed too many units".into()));
-            }
-            units.extend_from_slice(&chunk);
-        }
+        let units = program::output(&run(&argv::unit_list())?, MAX_UNIT_LIST)?;
         let units = String::from_utf8_lossy(&units);
         Ok(services
             .iter()
@@ -63,7 +53,9 @@ impl Guest for Journald {
                 None => argv::entries(&q, argv::Start::All),
             },
         };
-        Ok(LogStream::new(Output { child: run(&args)? }))
+        // journalctl's own exit status is deliberately ignored, as the
+        // kubelet does: whatever it printed (stderr included) is the answer.
+        Ok(LogStream::new(Output(run(&args)?)))
     }
 }
 
@@ -107,16 +99,4 @@ fn cursor_of(line: &[u8]) -> Option<String> {
     Some(text[start..start + len].to_string())
 }
 
-pub struct Output {
-    child: Child,
-}
-
-impl GuestLogStream for Output {
-    fn next_batch(&self, max_bytes: u32) -> Result<Option<Vec<u8>>, SourceError> {
-        // journalctl's own exit status is deliberately ignored, as the
-        // kubelet does: whatever it printed (stderr included) is the answer.
-        self.child.read(max_bytes).map_err(SourceError::Io)
-    }
-}
-
-export!(Journald);
+nodelogd_plugin_sdk::export!(Journald);
