@@ -28,8 +28,12 @@ use crate::logroot::{self, Entry, ListError, Listing, LogRoot, RootError};
 use crate::reply;
 use crate::stream::{self, Body, Closed};
 
-/// Raw file bodies are read in chunks of this size.
-const CHUNK: usize = 256 << 10;
+/// Raw file bodies are read in chunks of this size. A stalled response
+/// holds about four chunks of the response budget (one in hyper, two in
+/// the channel, one being sent): at 64 KiB, every file and query slot
+/// stalled at once holds 8 MiB, half the default budget, so stalled file
+/// readers cannot starve service queries of it (at 256 KiB, 13 did).
+const CHUNK: usize = 64 << 10;
 
 /// A directory whose listing would hold more than this (names plus 8 bytes
 /// an entry; about 400,000 entries of 32-byte names) is refused with a 500:

@@ -252,7 +252,11 @@ fn components(path: &[u8]) -> VecDeque<Vec<u8>> {
 
 fn openat(dir: BorrowedFd<'_>, name: &[u8], flags: OFlags) -> Result<OwnedFd, RootError> {
     rustix::fs::openat(dir, name, flags | OFlags::CLOEXEC, Mode::empty()).map_err(|e| match e {
-        rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR => RootError::NotFound,
+        // A name longer than the file system allows cannot exist either
+        // (Go's file server answers 500 for it; bad input is not a 500).
+        rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR | rustix::io::Errno::NAMETOOLONG => {
+            RootError::NotFound
+        }
         rustix::io::Errno::LOOP => RootError::Loop,
         e => RootError::Io(e.into()),
     })

@@ -173,14 +173,23 @@ async fn accept_loop(
                 let resp =
                     stream::with_budget(server.budget.clone(), route::handle(&server.app, req))
                         .await;
-                // Request-derived values are Debug-formatted: escaped, so a
-                // URL cannot forge lines in this log.
-                tracing::info!(
-                    method = ?method.as_str(),
-                    uri = ?uri.to_string(),
-                    status = resp.status().as_u16(),
-                    ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                );
+                let status = resp.status().as_u16();
+                let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                if uri.path() == "/healthz" {
+                    // Probes every few seconds; a client could also loop on
+                    // them to flood the log.
+                    tracing::debug!(status, ms, "health probe");
+                } else {
+                    // Request-derived values are Debug-formatted (escaped, so
+                    // a URL cannot forge lines) and cut short (so one request
+                    // cannot write tens of kilobytes of log).
+                    tracing::info!(
+                        method = ?method.as_str(),
+                        uri = ?logged_uri(&uri),
+                        status,
+                        ms,
+                    );
+                }
                 let pace = activity.response();
                 Ok::<_, Infallible>(resp.map(|body| Paced::new(body, pace, running)))
             }
@@ -209,4 +218,17 @@ async fn accept_loop(
     {
         tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
     }
+}
+
+/// Longest request target written to the log, in bytes.
+const MAX_LOGGED_URI: usize = 512;
+
+/// The request target as logged: at most `MAX_LOGGED_URI` bytes, then `…`.
+fn logged_uri(uri: &http::Uri) -> String {
+    let mut text = uri.to_string();
+    if text.len() > MAX_LOGGED_URI {
+        text.truncate(text.floor_char_boundary(MAX_LOGGED_URI));
+        text.push('…');
+    }
+    text
 }

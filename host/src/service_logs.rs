@@ -48,7 +48,7 @@ pub async fn respond(
     let steps = match timeout_at(deadline, plan(&app.runtime, &services, &options)).await {
         Ok(Ok(steps)) => steps,
         Ok(Err(e @ RunError::Busy { .. })) => {
-            return reply::error(StatusCode::TOO_MANY_REQUESTS, e);
+            return reply::too_many_requests(&e.to_string());
         }
         Ok(Err(e)) => {
             // Escaped (Debug): the text may come from a plugin.

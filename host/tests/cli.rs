@@ -391,6 +391,13 @@ fn request_values_are_logged_escaped() {
     raw.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     // The status is not the point (`%00` is another issue's), the log is.
     assert!(exchange(&addr, &raw).starts_with("HTTP/1.1 "));
+    // A long target is logged cut short; probes are not logged at info.
+    let long = format!("/logs/{}", "x".repeat(3_000));
+    let answer = get(&addr, &long);
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    for _ in 0..3 {
+        assert!(get(&addr, "/healthz").starts_with("HTTP/1.1 200"));
+    }
     let log = stop(child, stderr);
     let text = String::from_utf8(log).unwrap();
     for bad in ['\u{85}', '\u{9b}', '\u{2028}', '\u{1b}', '\0'] {
@@ -407,4 +414,13 @@ fn request_values_are_logged_escaped() {
         text.contains(r#"uri="/logs/a%0Aforged%1B[31m%00b\u{85}forged\u{9b}31m\u{2028}forged""#),
         "{text}"
     );
+    assert!(
+        text.lines().all(|l| l.len() < 1024),
+        "a line over 1 KiB:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("uri=\"/logs/{}…\"", "x".repeat(506))),
+        "{text}"
+    );
+    assert!(!text.contains("/healthz"), "probes logged at info:\n{text}");
 }
