@@ -73,6 +73,33 @@ pub struct PluginGrant {
     pub wall_ms: Option<u64>,
     pub output_mib: Option<u64>,
     pub max_instances: Option<u32>,
+    /// The winevent source's event log channels (default `Application`).
+    pub channels: Option<Vec<String>>,
+}
+
+/// At most this many winevent channels; each a plain name (no `,`, the
+/// separator they travel with, and no quotes).
+pub const MAX_CHANNELS: usize = 16;
+const MAX_CHANNEL_BYTES: usize = 255;
+
+/// `channels` is only for winevent, 1 to `MAX_CHANNELS` plain names.
+fn check_channels(plugin: &str, channels: &[String]) -> anyhow::Result<()> {
+    if plugin != "winevent" {
+        bail!("[plugins.{plugin}]: channels is a setting of the winevent plugin only");
+    }
+    if channels.is_empty() || channels.len() > MAX_CHANNELS {
+        bail!("[plugins.winevent]: channels must list 1 to {MAX_CHANNELS} channels");
+    }
+    let valid = |c: char| c.is_ascii_alphanumeric() || " ._/-".contains(c);
+    if let Some(bad) = channels
+        .iter()
+        .find(|c| c.is_empty() || c.len() > MAX_CHANNEL_BYTES || !c.chars().all(valid))
+    {
+        bail!(
+            "[plugins.winevent]: channel {bad:?} is not a channel name (1 to {MAX_CHANNEL_BYTES} of A-Z a-z 0-9 space . _ / -)"
+        );
+    }
+    Ok(())
 }
 
 impl PluginGrant {
@@ -231,6 +258,11 @@ impl Config {
                 bail!("[programs.{name}]: no file at {}", program.path.display());
             }
             programs.insert(name, absolute(&program.path, "program")?);
+        }
+        for (name, grant) in &file.plugins {
+            if let Some(channels) = &grant.channels {
+                check_channels(name, channels)?;
+            }
         }
         Ok(Config {
             listen: args

@@ -58,8 +58,20 @@ impl Server {
 }
 
 fn server() -> Server {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("winevent");
+    server_in("winevent", None)
+}
+
+/// nodelogd over its own directory `name`, with `config` as its config
+/// file's text if given.
+fn server_in(name: &str, config: Option<&str>) -> Server {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let config_file = config.map(|text| {
+        let path = base.join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    });
     let root = base.join("log");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("filelogged.log"), "from a file\n").unwrap();
@@ -73,7 +85,7 @@ fn server() -> Server {
     let record = base.join("powershell.runs");
     let programs = BTreeMap::from([("powershell".to_string(), powershell)]);
     let cache = base.parent().unwrap().join("plugin-cache");
-    let addr = dropin::serve(&root, &cache, 5, programs, None);
+    let addr = dropin::serve(&root, &cache, 5, programs, config_file);
     Server { addr, record }
 }
 
@@ -156,5 +168,68 @@ fn winevent_passes_every_user_value_in_the_environment() {
         assert_eq!(status, 200, "{value:?}: {body}");
         let vars = [("kubelet_provider0", "winsvc1"), ("kubelet_pattern", value)];
         assert_eq!(runs, [check("winsvc1"), run(grep, &vars)], "{value:?}");
+    }
+}
+
+/// `[plugins.winevent] channels` (issue 7 item 6): before, the channel was
+/// always `Application`. The operator's channels reach PowerShell as one
+/// `kubelet_logNames` value that PowerShell splits as data; the command
+/// string stays fixed, whatever the channel names hold.
+#[test]
+fn winevent_queries_the_configured_channels() {
+    let config = "[plugins.winevent]\nchannels = [\"Application\", \"System\", \"Microsoft-Windows-PowerShell/Operational\"]\n";
+    let s = server_in("winevent-channels", Some(config));
+    let (status, body, runs) = s.get("/logs/?query=winsvc-app&tailLines=3");
+    assert_eq!(status, 200, "{body}");
+    let names = "Application,System,Microsoft-Windows-PowerShell/Operational";
+    assert_eq!(
+        body,
+        format!(
+            "stand-in Get-WinEvent\nkubelet_logNames={names:?}\nkubelet_provider0=\"winsvc-app\"\nkubelet_tailLines=\"3\"\n"
+        )
+    );
+    let cmd = "Get-WinEvent -FilterHashtable @{LogName=($Env:kubelet_logNames -split ','); ProviderName=$Env:kubelet_provider0} -MaxEvents $Env:kubelet_tailLines | Sort-Object TimeCreated | Format-Table -AutoSize -Wrap";
+    let vars = [
+        ("kubelet_logNames", names),
+        ("kubelet_provider0", "winsvc-app"),
+        ("kubelet_tailLines", "3"),
+    ];
+    assert_eq!(runs, [check("winsvc-app"), run(cmd, &vars)]);
+}
+
+/// A channel name that is not one, or `channels` for another plugin, stops
+/// nodelogd at start-up with a message naming it.
+#[test]
+fn winevent_channels_are_checked_at_start_up() {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("winevent-bad-channels");
+    std::fs::create_dir_all(&base).unwrap();
+    let cases = [
+        (
+            "[plugins.winevent]\nchannels = [\"System'; Remove-Item C:/x\"]\n",
+            "channel \"System'; Remove-Item C:/x\" is not a channel name",
+        ),
+        (
+            "[plugins.winevent]\nchannels = [\"Application,System\"]\n",
+            "channel \"Application,System\" is not a channel name",
+        ),
+        (
+            "[plugins.winevent]\nchannels = []\n",
+            "channels must list 1 to 16 channels",
+        ),
+        (
+            "[plugins.journald]\nchannels = [\"System\"]\n",
+            "[plugins.journald]: channels is a setting of the winevent plugin only",
+        ),
+    ];
+    for (text, message) in cases {
+        let path = base.join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        let err = nodelogd::config::Config::load(nodelogd::cli::ServeArgs {
+            config: Some(path),
+            cache_dir: Some("none".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains(message), "{err:#}");
     }
 }

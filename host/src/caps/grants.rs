@@ -191,6 +191,9 @@ pub struct Grants {
     programs: HashMap<String, Program>,
     files: Option<ReadRoots>,
     pub max_processes: u32,
+    /// The plugin's own WASI environment: operator settings it reads as
+    /// data (winevent's channels), empty for every other plugin.
+    pub guest_env: Vec<(String, String)>,
 }
 
 /// Default for `max-processes`: the journald plugin needs two at once at
@@ -248,6 +251,7 @@ impl Grants {
                 .limits
                 .max_processes
                 .unwrap_or(DEFAULT_MAX_PROCESSES),
+            guest_env: Vec::new(),
         })
     }
 
@@ -600,5 +604,24 @@ mod tests {
         }
         let command = args(&["-Command", "Get-WinEvent -ListProvider x; calc"]);
         assert!(g.allow_exec_with_env("powershell", &command, &[]).is_err());
+
+        // The query's channels: upstream's literal, or the operator's by
+        // environment; no other text fits where the channel goes.
+        let query = |channels: &str| {
+            let cmd = format!(
+                "Get-WinEvent -FilterHashtable @{{LogName={channels}}} | Sort-Object TimeCreated | Format-Table -AutoSize -Wrap"
+            );
+            args(&["-Command", &cmd])
+        };
+        for ok in ["'Application'", "($Env:kubelet_logNames -split ',')"] {
+            assert!(g.allow_exec("powershell", &query(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "'System'",
+            "$Env:kubelet_logNames",
+            "($Env:kubelet_logNames -split ','); calc",
+        ] {
+            assert!(g.allow_exec("powershell", &query(bad)).is_err(), "{bad}");
+        }
     }
 }

@@ -12,6 +12,9 @@ use crate::caps::{Grants, HostPrograms, Manifest};
 use crate::config::Config;
 use crate::logroot::LogRoot;
 
+/// The winevent plugin's channels, in its WASI environment.
+const CHANNELS_VAR: &str = "NODELOGD_WINEVENT_CHANNELS";
+
 pub struct Builtin {
     pub manifest: &'static str,
     pub wasm: &'static [u8],
@@ -53,13 +56,17 @@ pub fn resolve(
                 manifest.name
             );
         }
-        let grants = match Grants::resolve(&manifest, host, log_root) {
+        let mut grants = match Grants::resolve(&manifest, host, log_root) {
             Ok(grants) => grants,
             Err(e) => {
                 tracing::warn!("log source {} disabled: {e:#}", manifest.name);
                 continue;
             }
         };
+        if let Some(channels) = grant.and_then(|g| g.channels.as_ref()) {
+            // Joined with `,`, which a channel name cannot hold (config).
+            grants.guest_env = vec![(CHANNELS_VAR.into(), channels.join(","))];
+        }
         resolved.push(Resolved {
             origin: Origin::Builtin,
             sha256: sha256_hex(builtin.wasm),

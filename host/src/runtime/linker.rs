@@ -9,8 +9,9 @@
 //! - `wasi:filesystem/{types,preopens}` with no preopened directory, so
 //!   there is no descriptor to open anything from;
 //! - `wasi:cli/{exit,environment,stdin,stdout,stderr}` and the five
-//!   `wasi:cli/terminal-*` interfaces: an empty environment and argument
-//!   list, no initial cwd, stdin at end of file, stdout and stderr
+//!   `wasi:cli/terminal-*` interfaces: an empty environment (but for the
+//!   operator's settings for the plugin, winevent's channels), no
+//!   arguments, no initial cwd, stdin at end of file, stdout and stderr
 //!   discarding what is written, no terminals.
 //!
 //! Then `nodelogd:plugin/log`, and `process` and `logfile` only when

@@ -40,8 +40,9 @@ impl State {
         table.set_max_capacity(MAX_RESOURCES);
         State {
             // Deny by default: the builder's defaults give no files, no
-            // environment and closed stdio; sockets are never linked.
-            wasi: WasiCtx::builder().build(),
+            // environment and closed stdio; sockets are never linked. The
+            // environment holds only the operator's settings for it.
+            wasi: WasiCtx::builder().envs(&grants.guest_env).build(),
             table,
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)

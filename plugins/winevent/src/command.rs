@@ -31,9 +31,18 @@ fn instant(t: &Timestamp) -> String {
         .unwrap_or_default()
 }
 
-pub fn query(q: &Query) -> (Vec<String>, Env) {
-    let mut cmd = String::from("Get-WinEvent -FilterHashtable @{LogName='Application'");
+/// The query over upstream's `Application` channel, or over the
+/// operator's channels (`,`-separated, split by PowerShell as data).
+pub fn query(q: &Query, channels: Option<String>) -> (Vec<String>, Env) {
+    let mut cmd = String::from("Get-WinEvent -FilterHashtable @{LogName=");
     let mut env = Env::new();
+    match channels {
+        Some(channels) => {
+            cmd.push_str("($Env:kubelet_logNames -split ',')");
+            env.push(("kubelet_logNames".into(), channels));
+        }
+        None => cmd.push_str("'Application'"),
+    }
     if let Some(since) = &q.since {
         cmd.push_str("; StartTime=\"$Env:kubelet_sinceTime\"");
         env.push(("kubelet_sinceTime".into(), instant(since)));

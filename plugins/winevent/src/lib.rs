@@ -8,7 +8,9 @@
 //! RFC 3339 instants in UTC (`2026-11-30T10:00:00Z`), which PowerShell's
 //! `[datetime]` conversion reads as that instant; upstream passes a zone-
 //! less `2006-1-2 15:4:5` that the node's time zone shifts. `boot` is
-//! ignored, as upstream does on Windows.
+//! ignored, as upstream does on Windows. The channel is upstream's
+//! `Application` unless the operator lists others, which reach PowerShell
+//! as `kubelet_logNames` like every other value.
 
 mod command;
 
@@ -16,6 +18,9 @@ use nodelogd_plugin_sdk::program::{self, Output};
 use nodelogd_plugin_sdk::{Guest, LogStream, Query, SourceError, SourceInfo};
 
 const POWERSHELL: &str = "powershell";
+/// The operator's channels (`[plugins.winevent] channels`), which the host
+/// sets in this plugin's own environment; unset means `Application`.
+const CHANNELS: &str = "NODELOGD_WINEVENT_CHANNELS";
 /// `Get-WinEvent -ListProvider` prints one provider's description.
 const MAX_CHECK_OUTPUT: usize = 1 << 20;
 
@@ -49,7 +54,8 @@ impl Guest for WinEvent {
     }
 
     fn open(q: Query) -> Result<LogStream, SourceError> {
-        let (args, env) = command::query(&q);
+        let channels = std::env::var(CHANNELS).ok();
+        let (args, env) = command::query(&q, channels);
         let child = program::start(POWERSHELL, &args, &env)?;
         Ok(LogStream::new(Output(child)))
     }
