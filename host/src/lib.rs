@@ -13,6 +13,7 @@
 //! Plugins reach the node only through `caps`, as their grants allow.
 
 mod admission;
+pub mod auth;
 pub mod caps;
 pub mod cli;
 pub mod config;
