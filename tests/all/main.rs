@@ -14,6 +14,7 @@ mod plugin_faults;
 mod sandbox;
 mod streaming;
 mod upstream;
+mod webhook;
 mod winevent;
 
 use nodelogd_tests::fixture::Fixture;

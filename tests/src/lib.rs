@@ -6,13 +6,18 @@
 //! starts nodelogd in-process over them; `misbehave` is the misbehaving
 //! test plugin with its grant, and `dropin` serves plugins that are not
 //! built in (the examples in `plugins/`) over log roots of their own.
+//! `pki` makes certificates, `https` serves stand-ins over TLS, and
+//! `apiserver_standin` stands in for kube-apiserver's review APIs.
 
+pub mod apiserver_standin;
 pub mod clients;
 pub mod dropin;
 pub mod edge_journal;
 pub mod fixture;
 pub mod http;
+pub mod https;
 pub mod journal;
 pub mod logtree;
 pub mod misbehave;
+pub mod pki;
 pub mod procs;

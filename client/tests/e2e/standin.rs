@@ -12,28 +12,25 @@
 //!   has no TLS yet), the response streamed back as it comes.
 //!
 //! Every request line it receives is recorded, for the tests to assert the
-//! exact paths and parameters the client sends.
+//! exact paths and parameters the client sends. Certificates and the TLS
+//! serving loop are the test crate's (`pki`, `https`), shared with the
+//! review stand-in.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, SanType};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
+use nodelogd_tests::https::{self, Body, status};
+use nodelogd_tests::pki::Ca;
+use tokio::net::TcpStream;
 
 use crate::support::tmp;
-
-type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 pub struct StandinNode {
     pub name: &'static str,
@@ -47,6 +44,7 @@ pub struct Standin {
     pub dir: PathBuf,
     /// `METHOD path?query` of every request, in order.
     pub requests: Arc<Mutex<Vec<String>>>,
+    _server: https::Server,
 }
 
 impl Standin {
@@ -84,51 +82,9 @@ pub fn start(name: &str, nodes: Vec<StandinNode>) -> Standin {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
 
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(vec![]).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
-
-    let server_key = KeyPair::generate().unwrap();
-    let mut server_params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    server_params
-        .subject_alt_names
-        .push(SanType::IpAddress([127, 0, 0, 1].into()));
-    let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
-
-    let client_key = KeyPair::generate().unwrap();
-    let client_cert = CertificateParams::new(vec![])
-        .unwrap()
-        .signed_by(&client_key, &ca)
-        .unwrap();
-    std::fs::write(dir.join("client.crt"), client_cert.pem()).unwrap();
-    std::fs::write(dir.join("client.key"), client_key.serialize_pem()).unwrap();
-
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.der().clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .allow_unauthenticated()
-    .build()
-    .unwrap();
-    let tls = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            vec![CertificateDer::from(server_cert.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-        )
-        .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::new(tls));
-
-    let rt = nodelogd_tests::fixture::runtime();
-    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
-    let url = format!("https://{}", listener.local_addr().unwrap());
+    let ca = Ca::new();
+    ca.write(&dir);
+    ca.client(None).write(&dir, "client");
     let token = "standin-token";
     let requests = Arc::new(Mutex::new(Vec::new()));
     let state = Arc::new(State {
@@ -136,32 +92,16 @@ pub fn start(name: &str, nodes: Vec<StandinNode>) -> Standin {
         token,
         requests: requests.clone(),
     });
-    rt.spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let (acceptor, state) = (acceptor.clone(), state.clone());
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let has_cert = tls.get_ref().1.peer_certificates().is_some();
-                let service = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(state.handle(req, has_cert).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), service)
-                    .await;
-            });
-        }
+    let server = https::serve(ca.server_config(&ca.server()), move |req, has_cert| {
+        let state = state.clone();
+        async move { state.handle(req, has_cert).await }
     });
     Standin {
-        url,
+        url: server.url(),
         token,
         dir,
         requests,
+        _server: server,
     }
 }
 
@@ -240,7 +180,7 @@ impl State {
             "kind": "NodeList", "apiVersion": "v1",
             "metadata": {"resourceVersion": "1"}, "items": items,
         });
-        json(StatusCode::OK, list)
+        https::json(StatusCode::OK, &list)
     }
 }
 
@@ -288,25 +228,4 @@ async fn forward(addr: SocketAddr, target: &str, req: &Request<Incoming>) -> Res
             &format!("error trying to reach service: {e}"),
         ),
     }
-}
-
-fn status(code: StatusCode, message: &str) -> Response<Body> {
-    json(
-        code,
-        serde_json::json!({
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "code": code.as_u16(),
-        }),
-    )
-}
-
-fn json(code: StatusCode, value: serde_json::Value) -> Response<Body> {
-    let body = Full::new(Bytes::from(value.to_string()))
-        .map_err(|never| match never {})
-        .boxed();
-    Response::builder()
-        .status(code)
-        .header("content-type", "application/json")
-        .body(body)
-        .unwrap()
 }
