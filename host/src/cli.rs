@@ -173,4 +173,12 @@ pub struct ServeArgs {
     /// in the config file.
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
+
+    /// Audit log: one JSON line per request to /logs, written when it
+    /// ends (who, what, the decision, the sources, status, bytes, duration,
+    /// outcome; never a token, certificate or log line). "-" is stderr; a
+    /// new file is created readable by its owner only. Records are dropped,
+    /// with a warning, when the writer falls 4096 behind.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log_path: Option<PathBuf>,
 }

@@ -34,6 +34,7 @@ struct FileConfig {
     max_connections_per_address: Option<usize>,
     response_buffer_mib: Option<usize>,
     plugin_dir: Option<PathBuf>,
+    audit_log_path: Option<PathBuf>,
     #[serde(default)]
     programs: BTreeMap<String, ProgramConfig>,
     #[serde(default)]
@@ -155,6 +156,8 @@ pub struct Config {
     /// Programs provided to plugins, by logical name: absolute paths.
     pub programs: BTreeMap<String, PathBuf>,
     pub plugins: BTreeMap<String, PluginGrant>,
+    /// `--audit-log-path`: a file, or `-` for stderr.
+    pub audit_log_path: Option<PathBuf>,
 }
 
 impl Config {
@@ -285,6 +288,7 @@ impl Config {
             plugin_dir: args.plugin_dir.or(file.plugin_dir),
             programs,
             plugins: file.plugins,
+            audit_log_path: args.audit_log_path.or(file.audit_log_path),
         })
     }
 }

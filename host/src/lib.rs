@@ -13,6 +13,7 @@
 //! Plugins reach the node only through `caps`, as their grants allow.
 
 mod admission;
+pub mod audit;
 pub mod auth;
 pub mod caps;
 pub mod cli;
@@ -64,7 +65,13 @@ pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Resul
     }
     let runtime = load_runtime(&config, specs).await?;
     tracing::info!(node = %config.node_name, log_dir = %log_root.path().display(), "plugins loaded");
+    let audit = match &config.audit_log_path {
+        Some(path) => audit::Log::open(path)
+            .with_context(|| format!("opening the audit log {}", path.display()))?,
+        None => audit::Log::off(),
+    };
     let app = App {
+        audit,
         log_root,
         runtime,
         deadline: config.deadline,

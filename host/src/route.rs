@@ -12,6 +12,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use percent_encoding::percent_decode_str;
 
 use crate::admission::{Admission, ClientAddr, Permit};
+use crate::audit;
 use crate::files::{self, Via};
 use crate::logroot::{LogRoot, RootError};
 use crate::query::{self, Valid};
@@ -22,6 +23,8 @@ use crate::stream::Body;
 
 /// Everything a request needs, shared by all connections.
 pub struct App {
+    /// Where each `/logs` request is recorded when it ends.
+    pub audit: audit::Log,
     pub log_root: Arc<LogRoot>,
     pub runtime: Runtime,
     pub deadline: Duration,
@@ -31,6 +34,13 @@ pub struct App {
     pub files: Admission,
 }
 
+/// Whether requests to `path` are audited: all of `/logs` (`route::handle`
+/// serves it), nothing else.
+pub fn audited(path: &str) -> bool {
+    path.strip_prefix("/logs")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 pub async fn handle<B>(app: &App, req: Request<B>) -> Response<Body> {
     let path = req.uri().path();
     if path == "/healthz" {
@@ -38,7 +48,7 @@ pub async fn handle<B>(app: &App, req: Request<B>) -> Response<Body> {
     }
     // `/logs` is accepted as `/logs/`: clients build the URL both ways.
     match path.strip_prefix("/logs") {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+        Some(rest) if audited(path) => {
             // Query-mode redirects are relative to this page.
             let root = if rest.is_empty() { "logs/" } else { "" };
             let rest = rest.strip_prefix('/').unwrap_or(rest).to_string();
@@ -61,6 +71,7 @@ async fn logs<B>(app: &App, req: &Request<B>, rest: &str, root: &'static str) ->
     // Bytes, not lossy UTF-8: names on disk need not be UTF-8.
     let path: Vec<u8> = percent_decode_str(rest).collect();
     let client = ClientAddr::of(req);
+    let audit = audit::Handle::of(req);
     let Some(q) = parsed else {
         if method == Method::POST {
             return reply::method_not_allowed("GET");
@@ -69,6 +80,7 @@ async fn logs<B>(app: &App, req: &Request<B>, rest: &str, root: &'static str) ->
             Ok(permit) => permit,
             Err(busy) => return busy,
         };
+        audit.answered_by([LOG_ROOT]);
         let via = Via::Path { query: raw_query };
         return files::serve(app.log_root.clone(), path, via, permit).await;
     };
@@ -89,6 +101,7 @@ async fn logs<B>(app: &App, req: &Request<B>, rest: &str, root: &'static str) ->
                     query::file_error(&file, &stat_error(&app.log_root, &file, &e)),
                 ),
                 Ok(entry) => {
+                    audit.answered_by([LOG_ROOT]);
                     let via = Via::Query { root };
                     files::serve_opened(app.log_root.clone(), &file, entry, via, permit).await
                 }
@@ -99,10 +112,14 @@ async fn logs<B>(app: &App, req: &Request<B>, rest: &str, root: &'static str) ->
                 .headers()
                 .get(header::ACCEPT_ENCODING)
                 .is_some_and(|v| v == "gzip");
-            service_logs::respond(app, client, services, options, gzip).await
+            service_logs::respond(app, client, services, options, gzip, &audit).await
         }
     }
 }
+
+/// The file server (not a plugin), as the audit log names it among the
+/// sources.
+const LOG_ROOT: &str = "log-root";
 
 async fn admit_file(app: &App, client: IpAddr) -> Result<Permit, Response<Body>> {
     app.files.admit(client).await.map_err(|_| {

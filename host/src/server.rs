@@ -26,6 +26,7 @@ use tokio::sync::{oneshot, watch};
 use tracing::Instrument;
 
 use crate::admission::ClientAddr;
+use crate::audit::Audited;
 use crate::config::ConnLimits;
 use crate::route::{self, App};
 use crate::stream::{self, Budget};
@@ -164,6 +165,14 @@ async fn accept_loop(
             // Admission counts requests per client address.
             req.extensions_mut().insert(ClientAddr(peer.ip()));
             let server = server_.clone();
+            // Recorded when the response ends, or here if the client
+            // leaves before it starts (the future is dropped).
+            let mut audit = route::audited(req.uri().path())
+                .then(|| server.app.audit.begin(peer.ip(), &req))
+                .flatten();
+            if let Some(pending) = &audit {
+                req.extensions_mut().insert(pending.handle());
+            }
             let running = activity_.request_started();
             let activity = activity_.clone();
             async move {
@@ -190,8 +199,13 @@ async fn accept_loop(
                         ms,
                     );
                 }
+                if let Some(pending) = &mut audit {
+                    pending.responded(resp.status());
+                }
                 let pace = activity.response();
-                Ok::<_, Infallible>(resp.map(|body| Paced::new(body, pace, running)))
+                Ok::<_, Infallible>(
+                    resp.map(|body| Audited::new(Paced::new(body, pace, running), audit)),
+                )
             }
         });
         let conn = server

@@ -14,6 +14,7 @@ use chrono::{DateTime, FixedOffset};
 use http::{HeaderValue, Response, StatusCode, header};
 use tokio::time::{Instant, timeout_at};
 
+use crate::audit;
 use crate::query::Options;
 use crate::reply;
 use crate::route::App;
@@ -38,6 +39,7 @@ pub async fn respond(
     services: Vec<String>,
     options: Options,
     gzip: bool,
+    audit: &audit::Handle,
 ) -> Response<Body> {
     let Ok(permit) = app.queries.admit(client).await else {
         return reply::too_many_requests("too many log queries are running; try again later");
@@ -62,11 +64,21 @@ pub async fn respond(
             );
         }
     };
+    audit.answered_by(steps.iter().filter_map(|step| match step {
+        Step::Source { instance, .. } => Some(instance.plugin().to_string()),
+        Step::Message(_) => None,
+    }));
     let query = wit_query(&options);
+    let audit = audit.clone();
     let body = stream::spawn(gzip, move |mut sink| async move {
         let _permit = permit;
         // At the deadline the output simply ends, as in the kubelet.
-        let _ = timeout_at(deadline, run(steps, query, &mut sink)).await;
+        if timeout_at(deadline, run(steps, query, &mut sink))
+            .await
+            .is_err()
+        {
+            audit.deadline_reached();
+        }
         sink
     });
     let mut resp = Response::new(body);
