@@ -191,9 +191,10 @@ impl AccessReviewer {
     /// asked (the request then gets a 500, as from the kubelet).
     pub async fn allowed(&self, attrs: &Attributes<'_>) -> Result<bool, WebhookError> {
         let spec = spec(attrs);
-        // As kube-apiserver's webhook authorizer: the spec is the key.
-        let key = cache::key(&serde_json::to_vec(&spec).unwrap_or_default());
-        if let Some(allowed) = self.cache.get(&key) {
+        // As kube-apiserver's webhook authorizer: the spec is the key (a
+        // spec that did not serialize would be asked about, uncached).
+        let key = serde_json::to_vec(&spec).ok().map(|json| cache::key(&json));
+        if let Some(allowed) = key.as_ref().and_then(|key| self.cache.get(key)) {
             return Ok(allowed);
         }
         let request = SubjectAccessReview {
@@ -211,7 +212,9 @@ impl AccessReviewer {
         } else {
             self.denied_ttl
         };
-        self.cache.put(key, allowed, ttl);
+        if let Some(key) = key {
+            self.cache.put(key, allowed, ttl);
+        }
         Ok(allowed)
     }
 }
