@@ -1,5 +1,7 @@
 //! Settings: flags over the TOML file over defaults, checked once.
 
+mod security;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,8 @@ use serde::Deserialize;
 
 use crate::admission::Limits;
 use crate::caps::grants::ManifestLimits;
-use crate::cli::ServeArgs;
+use crate::cli::{AuthorizationMode, ServeArgs};
+pub use security::{Authentication, Authorization, Gating, Security};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -35,6 +38,24 @@ struct FileConfig {
     response_buffer_mib: Option<usize>,
     plugin_dir: Option<PathBuf>,
     audit_log_path: Option<PathBuf>,
+    max_queries_per_user: Option<usize>,
+    enable_system_log_handler: Option<bool>,
+    enable_system_log_query: Option<bool>,
+    feature_gates: Option<BTreeMap<String, bool>>,
+    tls_cert_file: Option<PathBuf>,
+    tls_private_key_file: Option<PathBuf>,
+    client_ca_file: Option<PathBuf>,
+    token_auth_file: Option<PathBuf>,
+    authentication_token_webhook: Option<bool>,
+    authentication_token_webhook_cache_ttl: Option<String>,
+    anonymous_auth: Option<bool>,
+    authorization_mode: Option<AuthorizationMode>,
+    authorized_users: Option<Vec<String>>,
+    authorized_groups: Option<Vec<String>>,
+    authorization_webhook_cache_authorized_ttl: Option<String>,
+    authorization_webhook_cache_unauthorized_ttl: Option<String>,
+    kubeconfig: Option<PathBuf>,
+    generated_token_file: Option<PathBuf>,
     #[serde(default)]
     programs: BTreeMap<String, ProgramConfig>,
     #[serde(default)]
@@ -158,11 +179,13 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginGrant>,
     /// `--audit-log-path`: a file, or `-` for stderr.
     pub audit_log_path: Option<PathBuf>,
+    /// TLS, authentication, authorization and gating.
+    pub security: Security,
 }
 
 impl Config {
-    pub fn load(args: ServeArgs) -> anyhow::Result<Self> {
-        let file = match &args.config {
+    pub fn load(mut args: ServeArgs) -> anyhow::Result<Self> {
+        let mut file: FileConfig = match &args.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
@@ -170,6 +193,11 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 10260)));
+        let security = security::load(&mut args, &mut file, listen)?;
         // Programs run with `/` as their working directory, so every path
         // handed to them (or used to start them) must be absolute.
         let journalctl = match args.journalctl.or(file.journalctl) {
@@ -239,6 +267,11 @@ impl Config {
         let queries = limits(
             max_concurrent_queries,
             args.max_queries_per_client.or(file.max_queries_per_client),
+        )
+        .with_per_user(
+            args.max_queries_per_user
+                .or(file.max_queries_per_user)
+                .unwrap_or(max_concurrent_queries / 2),
         );
         let files = limits(
             args.max_file_requests
@@ -268,10 +301,7 @@ impl Config {
             }
         }
         Ok(Config {
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 10260))),
+            listen,
             log_dir: args
                 .log_dir
                 .or(file.log_dir)
@@ -289,6 +319,7 @@ impl Config {
             programs,
             plugins: file.plugins,
             audit_log_path: args.audit_log_path.or(file.audit_log_path),
+            security,
         })
     }
 }

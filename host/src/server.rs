@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto::Builder;
@@ -67,18 +67,6 @@ impl Running {
         tracing::info!("shutting down");
         self.shutdown().await;
     }
-}
-
-/// Plain HTTP without authentication is for loopback only; checked before
-/// anything is loaded, so a bad address fails at once.
-pub fn ensure_loopback(addr: SocketAddr) -> anyhow::Result<()> {
-    if !addr.ip().is_loopback() {
-        bail!(
-            "refusing to listen on {addr}: without TLS and authentication, nodelogd serves plain HTTP on \
-             loopback addresses only (for example 127.0.0.1:10260)"
-        );
-    }
-    Ok(())
 }
 
 pub async fn listen(addr: SocketAddr, app: App, limits: ConnLimits) -> anyhow::Result<Running> {

@@ -3,6 +3,7 @@
 //! disk, the wasm plugins.
 
 mod audit;
+mod auth;
 mod connections;
 mod dropin;
 mod files;

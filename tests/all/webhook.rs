@@ -1,14 +1,21 @@
 //! The webhook reviewers (TokenReview, SubjectAccessReview) against the
 //! stand-in for kube-apiserver: the exact review the kubelet sends, the
-//! caching rules, and a down API server.
+//! caching rules, and a down API server; first the reviewers alone, then
+//! nodelogd end to end over real sockets.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use nodelogd::auth::webhook::{AccessReviewer, TokenReviewer};
 use nodelogd::auth::{Attributes, User};
+use nodelogd::cli::{AuthorizationMode, ServeArgs};
 use nodelogd_tests::apiserver_standin::ApiServerStandin;
 use nodelogd_tests::fixture::runtime;
-use serde_json::json;
+use nodelogd_tests::http;
+use serde_json::{Value, json};
+
+use crate::fixture;
 
 fn standin(name: &str) -> ApiServerStandin {
     ApiServerStandin::start(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name))
@@ -211,4 +218,169 @@ fn a_bad_kubeconfig_is_named() {
             .starts_with("reading kubeconfig /nonexistent/kubeconfig: "),
         "{err}"
     );
+}
+
+/// nodelogd with webhook authentication and authorization against `api`.
+fn webhook_nodelogd(api: &ApiServerStandin, audit: Option<PathBuf>) -> SocketAddr {
+    fixture()
+        .try_serve_secured(ServeArgs {
+            authentication_token_webhook: Some(true),
+            authorization_mode: Some(AuthorizationMode::Webhook),
+            kubeconfig: Some(api.kubeconfig()),
+            node_name: Some("node-1".into()),
+            audit_log_path: audit,
+            ..Default::default()
+        })
+        .expect("starting nodelogd with webhooks")
+}
+
+fn get_as(addr: SocketAddr, target: &str, token: &str) -> http::Response {
+    let bearer = format!("Bearer {token}");
+    http::request(addr, "GET", target, &[("Authorization", &bearer)])
+}
+
+const TAIL: &str = "/logs/?query=kubelet&tailLines=5";
+
+fn journal_tail() -> Vec<u8> {
+    fixture().kubelet_journalctl(&["--pager-end", "--lines=5", "--unit=kubelet"])
+}
+
+/// Pins: with --authentication-token-webhook and
+/// --authorization-mode=Webhook, nodelogd asks the API server as the
+/// kubelet does: the bearer token is reviewed, the
+/// SubjectAccessReview has the kubelet's fields, answers are cached
+/// (no new review inside the TTL), a denial is the kubelet's 403, an
+/// unknown token a 401.
+#[test]
+fn webhook_mode_end_to_end() {
+    let api = standin("webhook-e2e");
+    api.token("alice-token", "alice", "uid-a", &["dev"]);
+    api.token("bob-token", "bob", "uid-b", &[]);
+    api.allow("alice");
+    let audit = fixture().base.join("webhook-e2e.audit.log");
+    let _ = std::fs::remove_file(&audit);
+    let addr = webhook_nodelogd(&api, Some(audit.clone()));
+
+    // kubectl withholds a token from plain HTTP (client-go), and TLS is
+    // branch tls's: the same request by hand, the token as kubectl sends it.
+    let first = get_as(addr, TAIL, "alice-token");
+    assert_eq!((first.status, first.body), (200, journal_tail()));
+    let reviews = api.take_reviews();
+    assert_eq!(
+        reviews,
+        [
+            json!({
+                "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                "metadata": {}, "spec": {"token": "alice-token"},
+            }),
+            json!({
+                "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                "metadata": {},
+                "spec": {
+                    "user": "alice", "uid": "uid-a", "groups": ["dev"],
+                    "resourceAttributes": {
+                        "verb": "get", "version": "v1", "resource": "nodes",
+                        "subresource": "log", "name": "node-1",
+                    },
+                },
+            }),
+        ]
+    );
+
+    // Inside both TTLs: no review at all.
+    let again = get_as(addr, TAIL, "alice-token");
+    assert_eq!((again.status, again.body), (200, journal_tail()));
+    assert_eq!(api.take_reviews(), Vec::<serde_json::Value>::new());
+
+    let denied = get_as(addr, TAIL, "bob-token");
+    assert_eq!(
+        (denied.status, denied.text().as_str()),
+        (
+            403,
+            "Forbidden (user=bob, verb=get, resource=nodes, subresource=log)"
+        )
+    );
+    let unknown = get_as(addr, TAIL, "nobody-token");
+    assert_eq!(
+        (unknown.status, unknown.text().as_str()),
+        (401, "Unauthorized")
+    );
+    let none = http::get(addr, TAIL);
+    assert_eq!(none.status, 401);
+    assert_eq!(
+        api.take_reviews().len(),
+        3,
+        "bob's two reviews, nobody's one"
+    );
+
+    let lines = crate::audit::audit_lines(&audit, 5);
+    let seen: Vec<(&Value, &Value, &Value, &Value)> = lines
+        .iter()
+        .map(|l| (&l["user"], &l["authMethod"], &l["decision"], &l["status"]))
+        .collect();
+    let (alice, review) = (json!("alice"), json!("token-review"));
+    assert_eq!(
+        seen,
+        [
+            (&alice, &review, &json!("allowed"), &json!(200)),
+            (&alice, &review, &json!("allowed"), &json!(200)),
+            (&json!("bob"), &review, &json!("denied"), &json!(403)),
+            (
+                &Value::Null,
+                &Value::Null,
+                &json!("unauthenticated"),
+                &json!(401)
+            ),
+            (
+                &Value::Null,
+                &Value::Null,
+                &json!("unauthenticated"),
+                &json!(401)
+            ),
+        ]
+    );
+    let text = std::fs::read_to_string(&audit).unwrap();
+    assert!(
+        !text.contains("-token"),
+        "no token in the audit log: {text}"
+    );
+}
+
+/// Pins: when the API server cannot be asked, the request gets the
+/// kubelet's 500 and not one log byte, and the next request asks again.
+#[test]
+fn webhook_down_is_a_500_with_no_data() {
+    let api = standin("webhook-e2e-down");
+    let tokens = fixture().base.join("webhook-e2e-down.tokens.csv");
+    std::fs::write(&tokens, "admin-token,admin,1,system:masters\n").unwrap();
+    let audit = fixture().base.join("webhook-e2e-down.audit.log");
+    let _ = std::fs::remove_file(&audit);
+    let addr = fixture()
+        .try_serve_secured(ServeArgs {
+            token_auth_file: Some(tokens),
+            authorization_mode: Some(AuthorizationMode::Webhook),
+            kubeconfig: Some(api.kubeconfig()),
+            audit_log_path: Some(audit.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    api.stop();
+    for _ in 0..2 {
+        let resp = get_as(addr, TAIL, "admin-token");
+        assert_eq!(
+            (resp.status, resp.text().as_str()),
+            (
+                500,
+                "Authorization error (user=admin, verb=get, resource=nodes, subresource=log)"
+            )
+        );
+    }
+    let lines = crate::audit::audit_lines(&audit, 2);
+    for line in &lines {
+        assert_eq!(
+            (&line["decision"], &line["outcome"]),
+            (&json!("error"), &json!("error"))
+        );
+        assert_eq!(line["sources"], json!([]));
+    }
 }
