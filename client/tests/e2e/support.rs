@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::Command;
 
-use nodelogd::cli::ServeArgs;
+use nodelogd::cli::{AuthorizationMode, ServeArgs};
 use nodelogd::config::Config;
 use nodelogd_tests::{fixture, journal};
 
@@ -51,6 +51,10 @@ pub fn node(name: &str, seed: u64, files: &[(&str, &[u8])]) -> TestNode {
         node_name: Some(name.to_string()),
         // Shared with the other end-to-end tests: compiled plugins persist.
         cache_dir: Some(tmp().join("plugin-cache")),
+        // Open access, said explicitly (loopback only): these nodes test
+        // the client, not nodelogd's authentication.
+        anonymous_auth: Some(true),
+        authorization_mode: Some(AuthorizationMode::AlwaysAllow),
         ..ServeArgs::default()
     };
     let config = Config::load(args).expect("test configuration");
