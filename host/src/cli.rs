@@ -173,4 +173,23 @@ pub struct ServeArgs {
     /// in the config file.
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
+
+    /// PEM certificate (then its chain) to serve HTTPS with, HTTP/1.1 and
+    /// HTTP/2 on the same port. Reloaded, with the key, when the files
+    /// change; open connections keep the certificate they started with.
+    /// [default: plain HTTP]
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert-file (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE")]
+    pub tls_private_key_file: Option<PathBuf>,
+
+    /// PEM bundle of CAs for client certificates: the handshake asks for
+    /// one without requiring it, and a certificate signed by one of these
+    /// CAs authenticates its CommonName as the user and each Organization
+    /// as a group; one that does not verify fails the handshake. Reloaded
+    /// when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub client_ca_file: Option<PathBuf>,
 }

@@ -34,6 +34,9 @@ struct FileConfig {
     max_connections_per_address: Option<usize>,
     response_buffer_mib: Option<usize>,
     plugin_dir: Option<PathBuf>,
+    tls_cert_file: Option<PathBuf>,
+    tls_private_key_file: Option<PathBuf>,
+    client_ca_file: Option<PathBuf>,
     #[serde(default)]
     programs: BTreeMap<String, ProgramConfig>,
     #[serde(default)]
@@ -134,6 +137,18 @@ pub struct ConnLimits {
     pub response_buffer_bytes: usize,
 }
 
+/// HTTPS: the PEM files, reloaded when they change (see `server::tls`).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// `--tls-cert-file`: the server's certificate, then its chain.
+    pub cert: PathBuf,
+    /// `--tls-private-key-file`.
+    pub key: PathBuf,
+    /// `--client-ca-file`: client certificates signed by one of these CAs
+    /// authenticate; without it none are asked for.
+    pub client_ca: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -155,6 +170,8 @@ pub struct Config {
     /// Programs provided to plugins, by logical name: absolute paths.
     pub programs: BTreeMap<String, PathBuf>,
     pub plugins: BTreeMap<String, PluginGrant>,
+    /// `None`: plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Config {
@@ -264,6 +281,11 @@ impl Config {
                 check_channels(name, channels)?;
             }
         }
+        let tls = tls_files(
+            args.tls_cert_file.or(file.tls_cert_file),
+            args.tls_private_key_file.or(file.tls_private_key_file),
+            args.client_ca_file.or(file.client_ca_file),
+        )?;
         Ok(Config {
             listen: args
                 .listen
@@ -285,7 +307,30 @@ impl Config {
             plugin_dir: args.plugin_dir.or(file.plugin_dir),
             programs,
             plugins: file.plugins,
+            tls,
         })
+    }
+}
+
+/// A certificate needs its key and the other way round; client
+/// certificates are only asked for over TLS.
+fn tls_files(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+) -> anyhow::Result<Option<TlsFiles>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+            cert,
+            key,
+            client_ca,
+        })),
+        (Some(_), None) => bail!("tls-cert-file needs tls-private-key-file"),
+        (None, Some(_)) => bail!("tls-private-key-file needs tls-cert-file"),
+        (None, None) if client_ca.is_some() => {
+            bail!("client-ca-file needs HTTPS: tls-cert-file and tls-private-key-file")
+        }
+        (None, None) => Ok(None),
     }
 }
 

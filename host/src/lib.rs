@@ -56,6 +56,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 /// use it to serve a misbehaving plugin over HTTP).
 pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Result<Running> {
     server::ensure_loopback(config.listen)?;
+    // Before the plugins load, so that a bad file stops nodelogd at once.
+    let tls = config.tls.clone().map(server::tls::Tls::load).transpose()?;
     let log_root = open_log_root(&config)?;
     let host = host_programs(&config);
     let mut specs = extra;
@@ -71,7 +73,7 @@ pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Resul
         queries: Admission::new(config.queries),
         files: Admission::new(config.files),
     };
-    server::listen(config.listen, app, config.connections).await
+    server::listen(config.listen, app, config.connections, tls).await
 }
 
 pub fn open_log_root(config: &Config) -> anyhow::Result<Arc<LogRoot>> {

@@ -13,6 +13,7 @@ mod native_journal;
 mod plugin_faults;
 mod sandbox;
 mod streaming;
+mod tls;
 mod upstream;
 mod winevent;
 
