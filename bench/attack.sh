@@ -30,7 +30,8 @@ big=$work/attack-log/big.log
 [ -f "$big" ] || "$tools/nodelogd-fixtures" text $((64 << 20)) "$big"
 
 "$bin" serve --listen "127.0.0.1:$PORT" --log-dir "$work/attack-log" --journal-dir "$journal" \
-  --cache-dir "$work/cache" ${NODELOGD_ARGS:-} 2>"$work/attack-nodelogd.log" &
+  --cache-dir "$work/cache" --anonymous-auth=true --authorization-mode=AlwaysAllow \
+  ${NODELOGD_ARGS:-} 2>"$work/attack-nodelogd.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1200); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done

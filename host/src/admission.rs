@@ -1,13 +1,14 @@
 //! Admission: how many requests of one kind (service queries, file
-//! requests) run at once, in total and per client address, with a short
-//! wait for a slot before the client is told to come back (429).
+//! requests) run at once, in total, per client address and per
+//! authenticated user, with a short wait for a slot before the client is
+//! told to come back (429).
 //!
-//! A request first takes a slot of its client's address, so that one
-//! address can never hold every slot, then one of the shared slots. Both
-//! waits are first come, first served and together last at most
-//! `Limits::wait`; at most `Limits::queue` requests wait at once. Requests
-//! are counted per address until users exist (authentication is a later
-//! issue); behind one proxy every client shares one address.
+//! A request first takes a slot of its client's address and one of its
+//! user, so that neither one address nor one user can ever hold every
+//! slot, then one of the shared slots. The waits are first come, first
+//! served and together last at most `Limits::wait`; at most
+//! `Limits::queue` requests wait at once. Behind one proxy (the API
+//! server's) every client shares one address and one user.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -38,6 +39,8 @@ pub struct Limits {
     pub total: usize,
     /// Requests running at once from one client address.
     pub per_client: usize,
+    /// Requests running at once of one authenticated user.
+    pub per_user: usize,
     /// How long a request may wait for a slot.
     pub wait: Duration,
     /// Requests waiting at once, all clients together.
@@ -46,14 +49,24 @@ pub struct Limits {
 
 impl Limits {
     /// `total` slots, `per_client` of them (at most `total`) for one
-    /// address, and room for four times `total` waiting requests.
+    /// address and all of them for one user, and room for four times
+    /// `total` waiting requests.
     pub fn new(total: usize, per_client: usize, wait: Duration) -> Self {
         let total = total.max(1);
         Limits {
             total,
             per_client: per_client.clamp(1, total),
+            per_user: total,
             wait,
             queue: total * 4,
+        }
+    }
+
+    /// At most `per_user` (1 to `total`) of the slots for one user.
+    pub fn with_per_user(self, per_user: usize) -> Self {
+        Limits {
+            per_user: per_user.clamp(1, self.total),
+            ..self
         }
     }
 }
@@ -66,11 +79,19 @@ pub struct Busy;
 pub struct Admission {
     limits: Limits,
     total: Arc<Semaphore>,
-    clients: Arc<Mutex<HashMap<IpAddr, Client>>>,
+    clients: Arc<Mutex<HashMap<Key, Client>>>,
     waiting: Arc<AtomicUsize>,
 }
 
-/// One address's slots, kept while any of its requests runs or waits.
+/// Whose share a slot comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Addr(IpAddr),
+    User(String),
+}
+
+/// One address's or user's slots, kept while any of its requests runs or
+/// waits.
 struct Client {
     slots: Arc<Semaphore>,
     requests: usize,
@@ -80,9 +101,10 @@ struct Client {
 /// included).
 pub struct Permit {
     _total: OwnedSemaphorePermit,
-    _client: OwnedSemaphorePermit,
-    // Dropped last: forgets the address once its slots are all back.
-    _request: ClientRequest,
+    _shares: [OwnedSemaphorePermit; 2],
+    // Dropped last: forget the address and user once their slots are
+    // all back.
+    _requests: [ClientRequest; 2],
 }
 
 impl Admission {
@@ -95,44 +117,46 @@ impl Admission {
         }
     }
 
-    pub async fn admit(&self, client: IpAddr) -> Result<Permit, Busy> {
-        let request = self.enter(client);
-        let mut client_slot = request.slots.clone().try_acquire_owned().ok();
-        if let Some(slot) = client_slot.take() {
-            match self.total.clone().try_acquire_owned() {
-                Ok(total) => return Ok(request.admitted(total, slot)),
-                Err(_) => client_slot = Some(slot),
-            }
+    /// A slot for a request from `addr` by `user`, or `Busy`.
+    pub async fn admit(&self, addr: IpAddr, user: &str) -> Result<Permit, Busy> {
+        let requests = [
+            self.enter(Key::Addr(addr), self.limits.per_client),
+            self.enter(Key::User(user.to_string()), self.limits.per_user),
+        ];
+        let mut shares = requests
+            .each_ref()
+            .map(|r| r.slots.clone().try_acquire_owned().ok());
+        if shares.iter().all(Option::is_some)
+            && let Ok(total) = self.total.clone().try_acquire_owned()
+        {
+            return Ok(admitted(total, shares.map(Option::unwrap), requests));
         }
         let _queued = self.queue()?;
+        // Shares already taken are kept while the rest are waited for.
         let acquire = async {
-            let slot = match client_slot {
-                Some(slot) => slot,
-                None => request
-                    .slots
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| Busy)?,
-            };
-            let total = self.total.clone().acquire_owned().await.map_err(|_| Busy)?;
-            Ok::<_, Busy>((total, slot))
+            for (share, request) in shares.iter_mut().zip(&requests) {
+                if share.is_none() {
+                    let slot = request.slots.clone().acquire_owned().await;
+                    *share = Some(slot.map_err(|_| Busy)?);
+                }
+            }
+            self.total.clone().acquire_owned().await.map_err(|_| Busy)
         };
-        let (total, slot) = tokio::time::timeout(self.limits.wait, acquire)
+        let total = tokio::time::timeout(self.limits.wait, acquire)
             .await
             .map_err(|_| Busy)??;
-        Ok(request.admitted(total, slot))
+        Ok(admitted(total, shares.map(Option::unwrap), requests))
     }
 
-    fn enter(&self, addr: IpAddr) -> ClientRequest {
+    fn enter(&self, key: Key, slots: usize) -> ClientRequest {
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
-        let client = clients.entry(addr).or_insert_with(|| Client {
-            slots: Arc::new(Semaphore::new(self.limits.per_client)),
+        let client = clients.entry(key.clone()).or_insert_with(|| Client {
+            slots: Arc::new(Semaphore::new(slots)),
             requests: 0,
         });
         client.requests += 1;
         ClientRequest {
-            addr,
+            key,
             slots: client.slots.clone(),
             clients: self.clients.clone(),
         }
@@ -147,35 +171,37 @@ impl Admission {
     }
 
     #[cfg(test)]
-    fn addresses(&self) -> usize {
+    fn shares(&self) -> usize {
         self.clients.lock().unwrap().len()
     }
 }
 
-/// One request of an address, running or waiting.
-struct ClientRequest {
-    addr: IpAddr,
-    slots: Arc<Semaphore>,
-    clients: Arc<Mutex<HashMap<IpAddr, Client>>>,
+fn admitted(
+    total: OwnedSemaphorePermit,
+    shares: [OwnedSemaphorePermit; 2],
+    requests: [ClientRequest; 2],
+) -> Permit {
+    Permit {
+        _total: total,
+        _shares: shares,
+        _requests: requests,
+    }
 }
 
-impl ClientRequest {
-    fn admitted(self, total: OwnedSemaphorePermit, client: OwnedSemaphorePermit) -> Permit {
-        Permit {
-            _total: total,
-            _client: client,
-            _request: self,
-        }
-    }
+/// One request of an address or user, running or waiting.
+struct ClientRequest {
+    key: Key,
+    slots: Arc<Semaphore>,
+    clients: Arc<Mutex<HashMap<Key, Client>>>,
 }
 
 impl Drop for ClientRequest {
     fn drop(&mut self) {
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(client) = clients.get_mut(&self.addr) {
+        if let Some(client) = clients.get_mut(&self.key) {
             client.requests -= 1;
             if client.requests == 0 {
-                clients.remove(&self.addr);
+                clients.remove(&self.key);
             }
         }
     }
@@ -208,20 +234,30 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn one_address_cannot_take_every_slot() {
         let adm = admission(4, 2, 500);
-        let _a1 = adm.admit(A).await.unwrap();
-        let _a2 = adm.admit(A).await.unwrap();
-        assert!(adm.admit(A).await.is_err(), "A is over its own cap");
-        let _b1 = adm.admit(B).await.unwrap();
-        let _b2 = adm.admit(B).await.unwrap();
+        let _a1 = adm.admit(A, "u").await.unwrap();
+        let _a2 = adm.admit(A, "u").await.unwrap();
+        assert!(adm.admit(A, "u").await.is_err(), "A is over its own cap");
+        let _b1 = adm.admit(B, "v").await.unwrap();
+        let _b2 = adm.admit(B, "v").await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_user_cannot_take_every_slot_from_any_address() {
+        let adm = Admission::new(Limits::new(4, 4, Duration::from_millis(500)).with_per_user(2));
+        let _a = adm.admit(A, "u").await.unwrap();
+        let _b = adm.admit(B, "u").await.unwrap();
+        assert!(adm.admit(A, "u").await.is_err(), "u is over its own cap");
+        assert!(adm.admit(B, "u").await.is_err(), "from any address");
+        let _other = adm.admit(A, "v").await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_slot_freed_within_the_wait_is_taken() {
         let adm = Arc::new(admission(1, 1, 500));
-        let held = adm.admit(A).await.unwrap();
+        let held = adm.admit(A, "u").await.unwrap();
         let waiter = tokio::spawn({
             let adm = adm.clone();
-            async move { adm.admit(B).await.is_ok() }
+            async move { adm.admit(B, "v").await.is_ok() }
         });
         tokio::time::sleep(Duration::from_millis(300)).await;
         drop(held);
@@ -231,17 +267,20 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_queue_is_bounded() {
         let adm = Arc::new(admission(1, 1, 10_000));
-        let _held = adm.admit(A).await.unwrap();
+        let _held = adm.admit(A, "u").await.unwrap();
         let waiters: Vec<_> = (0..4)
             .map(|_| {
                 let adm = adm.clone();
-                tokio::spawn(async move { adm.admit(B).await.is_ok() })
+                tokio::spawn(async move { adm.admit(B, "v").await.is_ok() })
             })
             .collect();
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
         let started = tokio::time::Instant::now();
-        assert!(adm.admit(B).await.is_err(), "the fifth waiter is refused");
+        assert!(
+            adm.admit(B, "v").await.is_err(),
+            "the fifth waiter is refused"
+        );
         assert_eq!(started.elapsed(), Duration::ZERO, "at once");
         for w in waiters {
             w.abort();
@@ -251,11 +290,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn addresses_are_forgotten_when_idle() {
         let adm = admission(2, 1, 100);
-        let a = adm.admit(A).await.unwrap();
-        assert!(adm.admit(A).await.is_err());
-        assert_eq!(adm.addresses(), 1);
+        let a = adm.admit(A, "u").await.unwrap();
+        assert!(adm.admit(A, "u").await.is_err());
+        assert_eq!(adm.shares(), 2, "A's and u's");
         drop(a);
-        assert_eq!(adm.addresses(), 0);
+        assert_eq!(adm.shares(), 0);
         assert_eq!(adm.waiting.load(Ordering::Acquire), 0);
     }
 }

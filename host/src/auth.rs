@@ -6,6 +6,11 @@
 //! [`PeerCertificate`], authentication a [`User`] and [`AuthMethod`],
 //! authorization decides on [`Attributes`].
 
+pub mod authenticate;
+pub mod authorize;
+pub mod first_run;
+pub mod guard;
+pub mod tokens;
 pub mod webhook;
 
 use http::Method;

@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,8 +67,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Address to listen on. Plain HTTP without authentication, so only
-    /// loopback addresses are accepted. [default: 127.0.0.1:10260]
+    /// Address to listen on. A non-loopback address needs TLS and an
+    /// authentication method. [default: 127.0.0.1:10260]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
 
@@ -174,6 +175,25 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
 
+    /// Lets log sources serve /logs/ at all; false answers every /logs
+    /// request 405 `logs endpoint is disabled.` (the kubelet's
+    /// enableSystemLogHandler). [default: true]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub enable_system_log_handler: Option<bool>,
+
+    /// Node log query (query=, sinceTime=, ...) on /logs/; false serves
+    /// only the files under the log root and ignores query parameters (the
+    /// kubelet's enableSystemLogQuery). Needs --enable-system-log-handler
+    /// and the NodeLogQuery feature gate. [default: true: nodelogd is a
+    /// dedicated log agent, unlike the kubelet, whose default is false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub enable_system_log_query: Option<bool>,
+
+    /// Feature gates, as KEY=BOOL pairs separated by commas; nodelogd knows
+    /// NodeLogQuery only. [default: NodeLogQuery=true]
+    #[arg(long, value_name = "GATES")]
+    pub feature_gates: Option<String>,
+
     /// PEM certificate (then its chain) to serve HTTPS with, HTTP/1.1 and
     /// HTTP/2 on the same port. Reloaded, with the key, when the files
     /// change; open connections keep the certificate they started with.
@@ -192,4 +212,81 @@ pub struct ServeArgs {
     /// when it changes.
     #[arg(long, value_name = "FILE")]
     pub client_ca_file: Option<PathBuf>,
+
+    /// Static bearer tokens, in kube-apiserver's CSV format:
+    /// token,user,uid,"group1,group2" per line.
+    #[arg(long, value_name = "FILE")]
+    pub token_auth_file: Option<PathBuf>,
+
+    /// Bearer tokens not in --token-auth-file are checked with a
+    /// TokenReview against the API server of --kubeconfig. [default: false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub authentication_token_webhook: Option<bool>,
+
+    /// How long TokenReview answers are cached. [default: 2m]
+    #[arg(long, value_name = "DURATION")]
+    pub authentication_token_webhook_cache_ttl: Option<String>,
+
+    /// A request without credentials is user system:anonymous in group
+    /// system:unauthenticated, instead of getting 401. [default: false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub anonymous_auth: Option<bool>,
+
+    /// Who may read logs: Static (--authorized-users and
+    /// --authorized-groups), Webhook (a SubjectAccessReview for nodes/log
+    /// through --kubeconfig) or AlwaysAllow (every authenticated user; with
+    /// --anonymous-auth=true that is everyone, accepted on loopback only).
+    /// [default: Static]
+    #[arg(long, value_name = "MODE")]
+    pub authorization_mode: Option<AuthorizationMode>,
+
+    /// Users allowed in Static mode, separated by commas. [default: none]
+    #[arg(long, value_name = "USERS", value_delimiter = ',')]
+    pub authorized_users: Option<Vec<String>>,
+
+    /// Groups whose members are allowed in Static mode, separated by
+    /// commas. [default: system:masters]
+    #[arg(long, value_name = "GROUPS", value_delimiter = ',')]
+    pub authorized_groups: Option<Vec<String>>,
+
+    /// How long allowed SubjectAccessReview answers are cached.
+    /// [default: 5m]
+    #[arg(long, value_name = "DURATION")]
+    pub authorization_webhook_cache_authorized_ttl: Option<String>,
+
+    /// How long denied SubjectAccessReview answers are cached.
+    /// [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub authorization_webhook_cache_unauthorized_ttl: Option<String>,
+
+    /// The kubeconfig naming the API server (and nodelogd's credentials)
+    /// for TokenReviews and SubjectAccessReviews.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// With no authentication configured (no client CA, token file, token
+    /// webhook or anonymous access), nodelogd writes a fresh random token
+    /// here at each start (mode 0600) and accepts it as system:admin in
+    /// system:masters. [default: $XDG_RUNTIME_DIR/nodelogd/token, or
+    /// /run/nodelogd/token as root]
+    #[arg(long, value_name = "FILE")]
+    pub generated_token_file: Option<PathBuf>,
+
+    /// Service queries allowed to run at once for one authenticated user
+    /// (all anonymous requests are one user); more wait up to
+    /// --queue-wait-ms, then get 429. [default: half of
+    /// --max-concurrent-queries]
+    #[arg(long, value_name = "N")]
+    pub max_queries_per_user: Option<usize>,
+}
+
+/// `--authorization-mode`, spelled as the kubelet's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+pub enum AuthorizationMode {
+    #[value(name = "Static")]
+    Static,
+    #[value(name = "AlwaysAllow")]
+    AlwaysAllow,
+    #[value(name = "Webhook")]
+    Webhook,
 }

@@ -1,5 +1,7 @@
 //! Settings: flags over the TOML file over defaults, checked once.
 
+mod security;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,8 @@ use serde::Deserialize;
 
 use crate::admission::Limits;
 use crate::caps::grants::ManifestLimits;
-use crate::cli::ServeArgs;
+use crate::cli::{AuthorizationMode, ServeArgs};
+pub use security::{Authentication, Authorization, Gating, Security};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -34,9 +37,24 @@ struct FileConfig {
     max_connections_per_address: Option<usize>,
     response_buffer_mib: Option<usize>,
     plugin_dir: Option<PathBuf>,
+    max_queries_per_user: Option<usize>,
+    enable_system_log_handler: Option<bool>,
+    enable_system_log_query: Option<bool>,
+    feature_gates: Option<BTreeMap<String, bool>>,
     tls_cert_file: Option<PathBuf>,
     tls_private_key_file: Option<PathBuf>,
     client_ca_file: Option<PathBuf>,
+    token_auth_file: Option<PathBuf>,
+    authentication_token_webhook: Option<bool>,
+    authentication_token_webhook_cache_ttl: Option<String>,
+    anonymous_auth: Option<bool>,
+    authorization_mode: Option<AuthorizationMode>,
+    authorized_users: Option<Vec<String>>,
+    authorized_groups: Option<Vec<String>>,
+    authorization_webhook_cache_authorized_ttl: Option<String>,
+    authorization_webhook_cache_unauthorized_ttl: Option<String>,
+    kubeconfig: Option<PathBuf>,
+    generated_token_file: Option<PathBuf>,
     #[serde(default)]
     programs: BTreeMap<String, ProgramConfig>,
     #[serde(default)]
@@ -172,11 +190,13 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginGrant>,
     /// `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// TLS, authentication, authorization and gating.
+    pub security: Security,
 }
 
 impl Config {
-    pub fn load(args: ServeArgs) -> anyhow::Result<Self> {
-        let file = match &args.config {
+    pub fn load(mut args: ServeArgs) -> anyhow::Result<Self> {
+        let mut file: FileConfig = match &args.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
@@ -184,6 +204,21 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 10260)));
+        let security = security::load(&mut args, &mut file, listen)?;
+        // `security` has checked that the certificate and key come together.
+        let tls = security
+            .tls_cert_file
+            .clone()
+            .zip(security.tls_private_key_file.clone())
+            .map(|(cert, key)| TlsFiles {
+                cert,
+                key,
+                client_ca: security.client_ca_file.clone(),
+            });
         // Programs run with `/` as their working directory, so every path
         // handed to them (or used to start them) must be absolute.
         let journalctl = match args.journalctl.or(file.journalctl) {
@@ -253,6 +288,11 @@ impl Config {
         let queries = limits(
             max_concurrent_queries,
             args.max_queries_per_client.or(file.max_queries_per_client),
+        )
+        .with_per_user(
+            args.max_queries_per_user
+                .or(file.max_queries_per_user)
+                .unwrap_or(max_concurrent_queries / 2),
         );
         let files = limits(
             args.max_file_requests
@@ -281,16 +321,8 @@ impl Config {
                 check_channels(name, channels)?;
             }
         }
-        let tls = tls_files(
-            args.tls_cert_file.or(file.tls_cert_file),
-            args.tls_private_key_file.or(file.tls_private_key_file),
-            args.client_ca_file.or(file.client_ca_file),
-        )?;
         Ok(Config {
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 10260))),
+            listen,
             log_dir: args
                 .log_dir
                 .or(file.log_dir)
@@ -308,29 +340,8 @@ impl Config {
             programs,
             plugins: file.plugins,
             tls,
+            security,
         })
-    }
-}
-
-/// A certificate needs its key and the other way round; client
-/// certificates are only asked for over TLS.
-fn tls_files(
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-    client_ca: Option<PathBuf>,
-) -> anyhow::Result<Option<TlsFiles>> {
-    match (cert, key) {
-        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
-            cert,
-            key,
-            client_ca,
-        })),
-        (Some(_), None) => bail!("tls-cert-file needs tls-private-key-file"),
-        (None, Some(_)) => bail!("tls-private-key-file needs tls-cert-file"),
-        (None, None) if client_ca.is_some() => {
-            bail!("client-ca-file needs HTTPS: tls-cert-file and tls-private-key-file")
-        }
-        (None, None) => Ok(None),
     }
 }
 

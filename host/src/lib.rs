@@ -3,7 +3,9 @@
 //!
 //! One request, socket to plugin and back:
 //! 1. `server` accepts the connection and hands each request to
-//! 2. `route`, which parses and validates the query with `query` (pure; the
+//! 2. `route`, which lets `auth` decide who is asking and whether they
+//!    may (`config` has refused every setting that would serve logs
+//!    without authentication unless asked for), then parses and validates the query with `query` (pure; the
 //!    kubelet's texts) and sends plain paths and single files to `files`
 //!    (over `logroot`, the confined resolver), and services to
 //! 3. `service_logs`, which asks the plugins in `runtime` which of them
@@ -32,8 +34,14 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use admission::Admission;
+use auth::authenticate::Authenticator;
+use auth::authorize::Authorizer;
+use auth::guard::Guard;
+use auth::tokens::TokenFile;
+use auth::webhook::{AccessReviewer, TokenReviewer};
 use caps::{HostPrograms, ProgramPolicy};
-use config::Config;
+use cli::AuthorizationMode;
+use config::{Config, Security};
 use logroot::LogRoot;
 /// The query parameters, shared with the client as the `nodelogd-query` crate.
 pub use nodelogd_query as query;
@@ -55,8 +63,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 /// [`start`], with `extra` plugins asked before the built-in ones (tests
 /// use it to serve a misbehaving plugin over HTTP).
 pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Result<Running> {
-    server::ensure_loopback(config.listen)?;
-    // Before the plugins load, so that a bad file stops nodelogd at once.
+    // Before the plugins load (seconds): a bad token file fails at once.
+    let guard = guard(&config.security, &config.node_name).await?;
     let tls = config.tls.clone().map(server::tls::Tls::load).transpose()?;
     let log_root = open_log_root(&config)?;
     let host = host_programs(&config);
@@ -72,8 +80,73 @@ pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Resul
         deadline: config.deadline,
         queries: Admission::new(config.queries),
         files: Admission::new(config.files),
+        guard,
+        gating: config.security.gating,
     };
     server::listen(config.listen, app, config.connections, tls).await
+}
+
+/// Authentication and authorization as configured: the token file read
+/// (or the first-run token generated), the API server's reviewers set up.
+async fn guard(security: &Security, node_name: &str) -> anyhow::Result<Guard> {
+    let authn = &security.authn;
+    let tokens = match (&authn.token_auth_file, &authn.generated_token_file) {
+        (Some(path), _) => Some(TokenFile::read(path)?),
+        (None, Some(path)) => {
+            let tokens = auth::first_run::generate(path)?;
+            tracing::warn!(
+                path = ?path.display(),
+                user = auth::first_run::GENERATED_USER,
+                "no authentication configured: a new token, accepted as \
+                 `Authorization: Bearer TOKEN`, is in this file (readable by this user only)"
+            );
+            Some(tokens)
+        }
+        (None, None) => None,
+    };
+    let kubeconfig = || {
+        // Checked by config: both webhooks need it.
+        security
+            .kubeconfig
+            .as_deref()
+            .context("a webhook needs --kubeconfig")
+    };
+    let webhook = match authn.token_webhook_ttl {
+        Some(ttl) => Some(
+            TokenReviewer::new(kubeconfig()?, ttl)
+                .await
+                .context("setting up --authentication-token-webhook")?,
+        ),
+        None => None,
+    };
+    let authz = &security.authz;
+    let authz = match authz.mode {
+        AuthorizationMode::Static => Authorizer::Static {
+            users: authz.users.clone(),
+            groups: authz.groups.clone(),
+        },
+        AuthorizationMode::AlwaysAllow => Authorizer::AlwaysAllow,
+        AuthorizationMode::Webhook => Authorizer::Webhook(
+            AccessReviewer::new(kubeconfig()?, authz.authorized_ttl, authz.unauthorized_ttl)
+                .await
+                .context("setting up --authorization-mode=Webhook")?,
+        ),
+    };
+    if security.open_access() {
+        tracing::warn!(
+            "open access: --anonymous-auth=true with --authorization-mode=AlwaysAllow lets every \
+             local process and host-network pod read every log this node has"
+        );
+    }
+    Ok(Guard {
+        authn: Authenticator {
+            tokens,
+            webhook,
+            anonymous: authn.anonymous,
+        },
+        authz,
+        node_name: node_name.to_string(),
+    })
 }
 
 pub fn open_log_root(config: &Config) -> anyhow::Result<Arc<LogRoot>> {

@@ -33,6 +33,12 @@ pub fn error(status: StatusCode, text: impl std::fmt::Display) -> Response<Body>
     resp
 }
 
+/// go-restful's `WriteErrorString`, which the kubelet's auth filter
+/// answers with: the text as is, no newline, the type Go sniffs for it.
+pub fn restful_error(status: StatusCode, text: impl Into<Bytes>) -> Response<Body> {
+    full(status, "text/plain; charset=utf-8", text)
+}
+
 pub fn not_found() -> Response<Body> {
     error(StatusCode::NOT_FOUND, "404 page not found")
 }

@@ -1,8 +1,10 @@
-//! The `/logs/` surface, as the kubelet dispatches it: parse the query
-//! (400), no recognised parameter means the file server, a path in query
-//! mode or a failed validation is a 406, services go to the plugins, a
-//! single file to the file server. Plus `/healthz`, which is never
-//! queued or limited.
+//! The `/logs/` surface, as the kubelet dispatches it: first the auth
+//! filter (401/403/500) on every path but `/healthz`, then the gating
+//! switches (405, or files only), then parse the query (400), no
+//! recognised parameter means the file server, a path in query mode or a
+//! failed validation is a 406, services go to the plugins, a single file
+//! to the file server. `/healthz` is never authenticated, queued or
+//! limited, and tells nothing but that nodelogd is up.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,6 +14,8 @@ use http::{Method, Request, Response, StatusCode, header};
 use percent_encoding::percent_decode_str;
 
 use crate::admission::{Admission, ClientAddr, Permit};
+use crate::auth::guard::Guard;
+use crate::config::Gating;
 use crate::files::{self, Via};
 use crate::logroot::{LogRoot, RootError};
 use crate::query::{self, Valid};
@@ -29,6 +33,9 @@ pub struct App {
     pub queries: Admission,
     /// File requests (raw files and listings) running at once.
     pub files: Admission,
+    /// Authentication and authorization, before anything else.
+    pub guard: Guard,
+    pub gating: Gating,
 }
 
 pub async fn handle<B>(app: &App, req: Request<B>) -> Response<Body> {
@@ -36,27 +43,44 @@ pub async fn handle<B>(app: &App, req: Request<B>) -> Response<Body> {
     if path == "/healthz" {
         return reply::full(StatusCode::OK, "text/plain; charset=utf-8", "ok");
     }
+    // Nothing is parsed, admitted or started before this decision.
+    let user = match app.guard.check(&req).await {
+        Ok(passed) => passed.user,
+        Err(refused) => return refused,
+    };
     // `/logs` is accepted as `/logs/`: clients build the URL both ways.
     match path.strip_prefix("/logs") {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => {
             // Query-mode redirects are relative to this page.
             let root = if rest.is_empty() { "logs/" } else { "" };
             let rest = rest.strip_prefix('/').unwrap_or(rest).to_string();
-            logs(app, &req, &rest, root).await
+            logs(app, &req, &user.name, &rest, root).await
         }
         _ => reply::not_found(),
     }
 }
 
-async fn logs<B>(app: &App, req: &Request<B>, rest: &str, root: &'static str) -> Response<Body> {
+async fn logs<B>(
+    app: &App,
+    req: &Request<B>,
+    user: &str,
+    rest: &str,
+    root: &'static str,
+) -> Response<Body> {
+    if !app.gating.handler {
+        return reply::error(StatusCode::METHOD_NOT_ALLOWED, "logs endpoint is disabled.");
+    }
     let method = req.method();
     if method != Method::GET && method != Method::POST {
         return reply::method_not_allowed("GET, POST");
     }
     let raw_query = req.uri().query();
-    let parsed = match query::parse(raw_query) {
-        Ok(parsed) => parsed,
-        Err(errs) => return reply::error(StatusCode::BAD_REQUEST, errs),
+    // Without query mode, the kubelet's plain file server: the query
+    // string is ignored entirely.
+    let parsed = match app.gating.query.then(|| query::parse(raw_query)) {
+        None => None,
+        Some(Ok(parsed)) => parsed,
+        Some(Err(errs)) => return reply::error(StatusCode::BAD_REQUEST, errs),
     };
     // Bytes, not lossy UTF-8: names on disk need not be UTF-8.
     let path: Vec<u8> = percent_decode_str(rest).collect();
@@ -65,7 +89,7 @@ async fn logs<B>(app: &App, req: &Request<B>, rest: &str, root: &'static str) ->
         if method == Method::POST {
             return reply::method_not_allowed("GET");
         }
-        let permit = match admit_file(app, client).await {
+        let permit = match admit_file(app, client, user).await {
             Ok(permit) => permit,
             Err(busy) => return busy,
         };
@@ -78,7 +102,7 @@ async fn logs<B>(app: &App, req: &Request<B>, rest: &str, root: &'static str) ->
     match query::validate(q) {
         Err(errs) => reply::error(StatusCode::NOT_ACCEPTABLE, errs),
         Ok(Valid::File(file)) => {
-            let permit = match admit_file(app, client).await {
+            let permit = match admit_file(app, client, user).await {
                 Ok(permit) => permit,
                 Err(busy) => return busy,
             };
@@ -99,13 +123,13 @@ async fn logs<B>(app: &App, req: &Request<B>, rest: &str, root: &'static str) ->
                 .headers()
                 .get(header::ACCEPT_ENCODING)
                 .is_some_and(|v| v == "gzip");
-            service_logs::respond(app, client, services, options, gzip).await
+            service_logs::respond(app, client, user, services, options, gzip).await
         }
     }
 }
 
-async fn admit_file(app: &App, client: IpAddr) -> Result<Permit, Response<Body>> {
-    app.files.admit(client).await.map_err(|_| {
+async fn admit_file(app: &App, client: IpAddr, user: &str) -> Result<Permit, Response<Body>> {
+    app.files.admit(client, user).await.map_err(|_| {
         reply::too_many_requests("too many file requests are running; try again later")
     })
 }

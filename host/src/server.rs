@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto::Builder;
@@ -72,18 +72,6 @@ impl Running {
         tracing::info!("shutting down");
         self.shutdown().await;
     }
-}
-
-/// Plain HTTP without authentication is for loopback only; checked before
-/// anything is loaded, so a bad address fails at once.
-pub fn ensure_loopback(addr: SocketAddr) -> anyhow::Result<()> {
-    if !addr.ip().is_loopback() {
-        bail!(
-            "refusing to listen on {addr}: without TLS and authentication, nodelogd serves plain HTTP on \
-             loopback addresses only (for example 127.0.0.1:10260)"
-        );
-    }
-    Ok(())
 }
 
 /// Serves `app` on `addr`, over TLS when `tls` is given (its files are

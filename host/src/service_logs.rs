@@ -35,11 +35,12 @@ enum Step {
 pub async fn respond(
     app: &App,
     client: IpAddr,
+    user: &str,
     services: Vec<String>,
     options: Options,
     gzip: bool,
 ) -> Response<Body> {
-    let Ok(permit) = app.queries.admit(client).await else {
+    let Ok(permit) = app.queries.admit(client, user).await else {
         return reply::too_many_requests("too many log queries are running; try again later");
     };
     // One deadline for the whole query, as the kubelet's 30 s, but tied to

@@ -89,6 +89,9 @@ fn serve(dir: &std::path::Path) -> Served {
             .args(["serve", "--listen", "127.0.0.1:0", "--log-dir"])
             .arg(dir.join("log"))
             .args(["--cache-dir", &cache()])
+            // Open access, said explicitly: these tests are about the
+            // process, not authentication (tests/all/auth.rs is).
+            .args(["--anonymous-auth=true", "--authorization-mode=AlwaysAllow"])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),

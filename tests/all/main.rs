@@ -2,6 +2,7 @@
 //! that runs real components: journalctl, kubectl, files and symlinks on
 //! disk, the wasm plugins.
 
+mod auth;
 mod connections;
 mod dropin;
 mod files;

@@ -45,13 +45,28 @@ struct Https {
 }
 
 impl Https {
+    /// With open access (anonymous, AlwaysAllow), for the transport tests.
     fn start(name: &str, args: ServeArgs) -> Https {
+        Https::serve(name, args, |args| fixture().serve(args))
+    }
+
+    /// With the default authorization (Static, group system:masters) and
+    /// the client CA as the only authentication.
+    fn secured(name: &str) -> Https {
+        Https::serve(name, ServeArgs::default(), |args| {
+            fixture()
+                .try_serve_secured(args)
+                .expect("starting nodelogd")
+        })
+    }
+
+    fn serve(name: &str, args: ServeArgs, serve: impl FnOnce(ServeArgs) -> SocketAddr) -> Https {
         let dir = scratch(name);
         let ca = Ca::new("nodelogd-test-ca");
         std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
         let server = ca.server();
         let (cert, key) = server.write(&dir, "server");
-        let addr = fixture().serve(ServeArgs {
+        let addr = serve(ServeArgs {
             tls_cert_file: Some(cert),
             tls_private_key_file: Some(key),
             client_ca_file: Some(dir.join("ca.crt")),
@@ -112,6 +127,37 @@ fn kubectl_over_https_with_a_client_certificate() {
     let out = https.kubectl(TAIL, Some("admin"));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(out.stdout, tail_bytes());
+}
+
+/// The certificate matrix with authentication and authorization on:
+/// O=system:masters reads the logs, a user in no allowed group gets the
+/// kubelet's 403, no certificate (and no token) the kubelet's 401; no log
+/// byte in either refusal.
+#[test]
+fn client_certificates_authenticate_their_user_and_groups() {
+    let https = Https::secured("cert-matrix");
+    let admin = https.ca.client("admin", Some("system:masters"));
+    admin.write(&https.dir, "admin");
+    let alice = https.ca.client("alice", None);
+    alice.write(&https.dir, "alice");
+
+    let out = https.kubectl(TAIL, Some("admin"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, tail_bytes());
+    let forbidden = "Forbidden (user=alice, verb=get, resource=nodes, subresource=log)";
+    let out = https.kubectl(TAIL, Some("alice"));
+    assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(stderr(&out).contains(forbidden), "{}", stderr(&out));
+
+    runtime().block_on(async {
+        let resp = http::parse(&https.get(TAIL, Some(&alice)).await.unwrap());
+        assert_eq!((resp.status, resp.text()), (403, forbidden.to_string()));
+        let resp = http::parse(&https.get(TAIL, None).await.unwrap());
+        assert_eq!(
+            (resp.status, resp.text()),
+            (401, "Unauthorized".to_string())
+        );
+    });
 }
 
 /// Certificates that must not authenticate fail the handshake: one from

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use nodelogd::cli::ServeArgs;
+use nodelogd::cli::{AuthorizationMode, ServeArgs};
 use nodelogd::config::Config;
 
 use crate::fixture::runtime;
@@ -55,6 +55,8 @@ pub fn serve(
         log_dir: Some(log_dir.into()),
         cache_dir: Some(cache.into()),
         deadline_seconds: Some(deadline_seconds),
+        anonymous_auth: Some(true),
+        authorization_mode: Some(AuthorizationMode::AlwaysAllow),
         ..Default::default()
     };
     let mut config = Config::load(args).expect("test configuration");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use nodelogd::cli::ServeArgs;
+use nodelogd::cli::{AuthorizationMode, ServeArgs};
 use nodelogd::config::Config;
 use nodelogd::runtime::PluginSpec;
 
@@ -74,7 +74,7 @@ impl Fixture {
 
     /// [`Fixture::serve`] over another log root.
     pub fn serve_root(&self, root: &Path, args: ServeArgs) -> SocketAddr {
-        self.serve_in(root, args, Vec::new())
+        self.serve_in(root, open_access(args), Vec::new())
             .expect("starting nodelogd")
     }
 
@@ -84,7 +84,14 @@ impl Fixture {
         args: ServeArgs,
         extra: Vec<PluginSpec>,
     ) -> anyhow::Result<SocketAddr> {
-        self.serve_in(&self.logs.root, args, extra)
+        self.serve_in(&self.logs.root, open_access(args), extra)
+    }
+
+    /// A nodelogd with exactly the security settings of `args` (the other
+    /// ways to start one default to open access), or why it would not
+    /// start.
+    pub fn try_serve_secured(&self, args: ServeArgs) -> anyhow::Result<SocketAddr> {
+        self.serve_in(&self.logs.root, args, Vec::new())
     }
 
     fn serve_in(
@@ -141,4 +148,14 @@ impl Fixture {
         args.extend_from_slice(extra);
         self.journalctl(&args)
     }
+}
+
+/// Open access (anonymous users, all allowed), unless `args` say otherwise:
+/// what the tests of log sources and limits run with, said explicitly as
+/// the README's development command says it. Loopback only.
+fn open_access(mut args: ServeArgs) -> ServeArgs {
+    args.anonymous_auth.get_or_insert(true);
+    args.authorization_mode
+        .get_or_insert(AuthorizationMode::AlwaysAllow);
+    args
 }

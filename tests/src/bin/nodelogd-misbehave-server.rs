@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use nodelogd::cli::ServeArgs;
+use nodelogd::cli::{AuthorizationMode, ServeArgs};
 use nodelogd::config::Config;
 use nodelogd::logroot::LogRoot;
 
@@ -31,6 +31,8 @@ async fn main() -> anyhow::Result<()> {
         listen: Some(([127, 0, 0, 1], 0).into()),
         log_dir: Some(log_dir),
         cache_dir: Some(cache_dir),
+        anonymous_auth: Some(true),
+        authorization_mode: Some(AuthorizationMode::AlwaysAllow),
         ..Default::default()
     })?;
     let running = nodelogd::start_with(config, vec![plugin]).await?;
