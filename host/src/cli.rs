@@ -202,17 +202,22 @@ pub struct ServeArgs {
     #[arg(long, value_name = "GATES")]
     pub feature_gates: Option<String>,
 
-    /// PEM certificate (chain) to serve HTTPS with; with
-    /// --tls-private-key-file.
+    /// PEM certificate (then its chain) to serve HTTPS with, HTTP/1.1 and
+    /// HTTP/2 on the same port. Reloaded, with the key, when the files
+    /// change; open connections keep the certificate they started with.
+    /// [default: plain HTTP]
     #[arg(long, value_name = "FILE")]
     pub tls_cert_file: Option<PathBuf>,
 
-    /// PEM private key of --tls-cert-file.
+    /// PEM private key of --tls-cert-file (PKCS#8, PKCS#1 or SEC1).
     #[arg(long, value_name = "FILE")]
     pub tls_private_key_file: Option<PathBuf>,
 
-    /// PEM CA bundle: a client certificate signed by one of these CAs
-    /// authenticates, its CN as the user and each O as a group. Needs TLS.
+    /// PEM bundle of CAs for client certificates: the handshake asks for
+    /// one without requiring it, and a certificate signed by one of these
+    /// CAs authenticates its CommonName as the user and each Organization
+    /// as a group; one that does not verify fails the handshake. Reloaded
+    /// when it changes.
     #[arg(long, value_name = "FILE")]
     pub client_ca_file: Option<PathBuf>,
 

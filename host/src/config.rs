@@ -156,6 +156,18 @@ pub struct ConnLimits {
     pub response_buffer_bytes: usize,
 }
 
+/// HTTPS: the PEM files, reloaded when they change (see `server::tls`).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// `--tls-cert-file`: the server's certificate, then its chain.
+    pub cert: PathBuf,
+    /// `--tls-private-key-file`.
+    pub key: PathBuf,
+    /// `--client-ca-file`: client certificates signed by one of these CAs
+    /// authenticate; without it none are asked for.
+    pub client_ca: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -179,6 +191,8 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginGrant>,
     /// `--audit-log-path`: a file, or `-` for stderr.
     pub audit_log_path: Option<PathBuf>,
+    /// `None`: plain HTTP.
+    pub tls: Option<TlsFiles>,
     /// TLS, authentication, authorization and gating.
     pub security: Security,
 }
@@ -198,6 +212,16 @@ impl Config {
             .or(file.listen)
             .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 10260)));
         let security = security::load(&mut args, &mut file, listen)?;
+        // `security` has checked that the certificate and key come together.
+        let tls = security
+            .tls_cert_file
+            .clone()
+            .zip(security.tls_private_key_file.clone())
+            .map(|(cert, key)| TlsFiles {
+                cert,
+                key,
+                client_ca: security.client_ca_file.clone(),
+            });
         // Programs run with `/` as their working directory, so every path
         // handed to them (or used to start them) must be absolute.
         let journalctl = match args.journalctl.or(file.journalctl) {
@@ -319,6 +343,7 @@ impl Config {
             programs,
             plugins: file.plugins,
             audit_log_path: args.audit_log_path.or(file.audit_log_path),
+            tls,
             security,
         })
     }

@@ -66,6 +66,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Result<Running> {
     // Before the plugins load (seconds): a bad token file fails at once.
     let guard = guard(&config.security, &config.node_name).await?;
+    let tls = config.tls.clone().map(server::tls::Tls::load).transpose()?;
     let log_root = open_log_root(&config)?;
     let host = host_programs(&config);
     let mut specs = extra;
@@ -89,7 +90,7 @@ pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Resul
         guard,
         gating: config.security.gating,
     };
-    server::listen(config.listen, app, config.connections).await
+    server::listen(config.listen, app, config.connections, tls).await
 }
 
 /// Authentication and authorization as configured: the token file read

@@ -1,5 +1,7 @@
 //! The listener: accepts connections, serves HTTP/1.1 and HTTP/2 with
-//! hyper, and drains gracefully on shutdown. What a client may hold is
+//! hyper, over TLS when configured (`tls`), and drains gracefully on
+//! shutdown. Request heads over the caps are refused (`head_limits`)
+//! before anything else sees them. What a client may hold is
 //! bounded here: connections in all and per address (`admission`), time
 //! without a request or without progress (`watchdog`, over every response
 //! body as `paced_body` hands it to hyper, and HTTP/2 streams as
@@ -7,8 +9,10 @@
 //! budget). One tracing span per connection.
 
 mod admission;
+mod head_limits;
 mod paced_body;
 mod stream_tasks;
+pub mod tls;
 mod watchdog;
 
 use std::convert::Infallible;
@@ -21,18 +25,21 @@ use anyhow::Context;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto::Builder;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tracing::Instrument;
 
 use crate::admission::ClientAddr;
 use crate::audit::Audited;
+use crate::auth::PeerCertificate;
 use crate::config::ConnLimits;
 use crate::route::{self, App};
 use crate::stream::{self, Budget};
 use admission::Admission;
 use paced_body::Paced;
 use stream_tasks::StreamExecutor;
+use tls::Tls;
 use watchdog::Activity;
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,7 +53,6 @@ const MAX_STREAMS: u32 = 32;
 const H2_SEND_BUFFER: usize = 64 << 10;
 /// Receive windows: request bodies are never read, so they need no room.
 const H2_WINDOW: u32 = 64 << 10;
-const MAX_HEADER_LIST: u32 = 16 << 10;
 
 /// A running server; dropping it does not stop it, `shutdown` does.
 pub struct Running {
@@ -69,7 +75,14 @@ impl Running {
     }
 }
 
-pub async fn listen(addr: SocketAddr, app: App, limits: ConnLimits) -> anyhow::Result<Running> {
+/// Serves `app` on `addr`, over TLS when `tls` is given (its files are
+/// then watched for changes as long as the server runs).
+pub async fn listen(
+    addr: SocketAddr,
+    app: App,
+    limits: ConnLimits,
+    tls: Option<Arc<Tls>>,
+) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -81,9 +94,11 @@ pub async fn listen(addr: SocketAddr, app: App, limits: ConnLimits) -> anyhow::R
         builder: builder(),
         app,
         limits,
+        tls,
     };
+    let https = server.tls.as_ref().map(|tls| tls.watch()).is_some();
     let task = tokio::spawn(accept_loop(listener, Arc::new(server), stopped));
-    tracing::info!(%local_addr, "serving");
+    tracing::info!(%local_addr, https, "serving");
     Ok(Running {
         local_addr,
         stop,
@@ -98,19 +113,24 @@ struct Server {
     admission: Arc<Admission>,
     budget: Arc<Budget>,
     builder: Builder<StreamExecutor>,
+    tls: Option<Arc<Tls>>,
 }
 
 fn builder() -> Builder<StreamExecutor> {
     let mut builder = Builder::new(StreamExecutor);
     // The watchdog times heads and idleness for both protocols alike.
-    builder.http1().header_read_timeout(None);
+    builder
+        .http1()
+        .header_read_timeout(None)
+        .max_buf_size(head_limits::HYPER_MAX_BUF)
+        .max_headers(head_limits::HYPER_MAX_HEADERS);
     builder
         .http2()
         .max_concurrent_streams(MAX_STREAMS)
         .max_send_buf_size(H2_SEND_BUFFER)
         .initial_stream_window_size(H2_WINDOW)
         .initial_connection_window_size(H2_WINDOW)
-        .max_header_list_size(MAX_HEADER_LIST);
+        .max_header_list_size(head_limits::HYPER_MAX_HEADER_LIST);
     builder
 }
 
@@ -147,12 +167,76 @@ async fn accept_loop(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(%peer, "setting TCP_NODELAY: {e}");
         }
-        let server_ = server.clone();
+        let server = server.clone();
+        let shutdown = shutdown.subscribe();
+        tokio::spawn(
+            async move {
+                // Held through the handshake: it counts under the caps.
+                let _slot = slot;
+                server.connection(stream, peer, activity, shutdown).await;
+            }
+            .instrument(tracing::info_span!("conn", %peer)),
+        );
+    }
+    drop(listener);
+    // Every connection starts closing gracefully and holds a receiver
+    // until it has ended.
+    let _ = shutdown.send(());
+    if tokio::time::timeout(DRAIN_TIMEOUT, shutdown.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
+    }
+}
+
+impl Server {
+    /// One connection, from accept (TLS handshake first, if any) to close.
+    async fn connection(
+        self: Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        activity: Arc<Activity>,
+        mut shutdown: watch::Receiver<()>,
+    ) {
+        let Some(tls) = &self.tls else {
+            return self.serve(stream, peer, None, activity, shutdown).await;
+        };
+        let accept = tls.acceptor().accept(stream);
+        match watchdog::handshake(accept, &activity, &self.limits, &mut shutdown).await {
+            Ok(Ok(stream)) => {
+                let identity = tls::peer_identity(stream.get_ref().1);
+                tracing::debug!(user = ?identity.as_ref().map(|c| &c.0), "TLS handshake done");
+                self.serve(stream, peer, identity, activity, shutdown).await;
+            }
+            // Debug-formatted: the reason may hold what the client sent.
+            Ok(Err(e)) => tracing::debug!(error = ?e, "TLS handshake failed"),
+            Err(why) => tracing::debug!(why, "closing the connection during its TLS handshake"),
+        }
+    }
+
+    /// Serves HTTP on `io` (after the handshake, if any), every request
+    /// carrying the client's address and verified certificate.
+    async fn serve<I>(
+        self: &Arc<Self>,
+        io: I,
+        peer: SocketAddr,
+        identity: Option<PeerCertificate>,
+        activity: Arc<Activity>,
+        shutdown: watch::Receiver<()>,
+    ) where
+        I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let server = self.clone();
         let activity_ = activity.clone();
         let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            // Admission counts requests per client address.
+            // Admission counts requests per client address; authentication
+            // reads the certificate.
             req.extensions_mut().insert(ClientAddr(peer.ip()));
-            let server = server_.clone();
+            if let Some(identity) = &identity {
+                req.extensions_mut().insert(identity.clone());
+            }
+            let server = server.clone();
             // Recorded when the response ends, or here if the client
             // leaves before it starts (the future is dropped).
             let mut audit = route::audited(req.uri().path())
@@ -167,9 +251,13 @@ async fn accept_loop(
                 let started = Instant::now();
                 let method = req.method().clone();
                 let uri = req.uri().clone();
-                let resp =
-                    stream::with_budget(server.budget.clone(), route::handle(&server.app, req))
-                        .await;
+                let resp = match head_limits::check(&req) {
+                    Some(refused) => refused,
+                    None => {
+                        stream::with_budget(server.budget.clone(), route::handle(&server.app, req))
+                            .await
+                    }
+                };
                 let status = resp.status().as_u16();
                 let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 if uri.path() == "/healthz" {
@@ -196,29 +284,11 @@ async fn accept_loop(
                 )
             }
         });
-        let conn = server
+        let conn = self
             .builder
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(TokioIo::new(io), service)
             .into_owned();
-        let server = server.clone();
-        let shutdown = shutdown.subscribe();
-        tokio::spawn(
-            async move {
-                let _slot = slot;
-                watchdog::supervise(conn, &activity, &server.limits, shutdown).await;
-            }
-            .instrument(tracing::info_span!("conn", %peer)),
-        );
-    }
-    drop(listener);
-    // Every connection starts closing gracefully and holds a receiver
-    // until it has ended.
-    let _ = shutdown.send(());
-    if tokio::time::timeout(DRAIN_TIMEOUT, shutdown.closed())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
+        watchdog::supervise(conn, &activity, &self.limits, shutdown).await;
     }
 }
 

@@ -15,6 +15,7 @@ mod native_journal;
 mod plugin_faults;
 mod sandbox;
 mod streaming;
+mod tls;
 mod upstream;
 mod webhook;
 mod winevent;

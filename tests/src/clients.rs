@@ -5,10 +5,17 @@
 
 use std::io::{ErrorKind, Read};
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2::client::SendRequest;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::client::TlsStream;
+
+use crate::certs::Issued;
 
 /// The HTTP/2 connection preface and an empty SETTINGS frame: all an
 /// HTTP/2 client says before its first request.
@@ -71,10 +78,10 @@ pub fn closed_within(mut stream: &TcpStream, within: Duration) -> bool {
     }
 }
 
-/// An HTTP/2 client over `tcp`; its connection task ends with the
-/// connection, and its result says how.
-pub async fn h2_handshake(
-    tcp: tokio::net::TcpStream,
+/// An HTTP/2 client over `io` (TCP, or TLS); its connection task ends
+/// with the connection, and its result says how.
+pub async fn h2_handshake<T>(
+    io: T,
     builder: h2::client::Builder,
 ) -> Result<
     (
@@ -82,8 +89,11 @@ pub async fn h2_handshake(
         tokio::task::JoinHandle<Result<(), h2::Error>>,
     ),
     h2::Error,
-> {
-    let (send, conn) = builder.handshake(tcp).await?;
+>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (send, conn) = builder.handshake(io).await?;
     Ok((send, tokio::spawn(conn)))
 }
 
@@ -111,4 +121,60 @@ pub async fn h2_body(mut body: h2::RecvStream) -> Result<Vec<u8>, h2::Error> {
         body.flow_control().release_capacity(chunk.len())?;
     }
     Ok(out)
+}
+
+/// A TLS client over `tcp` to 127.0.0.1, trusting `ca`, offering `alpn`
+/// and presenting `client` if given. With TLS 1.3 a client certificate
+/// the server refuses shows only at the first read.
+pub async fn tls_connect(
+    tcp: tokio::net::TcpStream,
+    ca: CertificateDer<'static>,
+    client: Option<&Issued>,
+    alpn: &[&[u8]],
+) -> std::io::Result<TlsStream<tokio::net::TcpStream>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let mut config = match client {
+        Some(issued) => builder
+            .with_client_auth_cert(
+                vec![issued.der.clone()],
+                PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    connector.connect(name, tcp).await
+}
+
+/// One HTTP/1.1 request with `Connection: close` over `io`; the whole
+/// response as it came, or why none came.
+pub async fn h1_exchange<S>(
+    mut io: S,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Vec<u8>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut head = format!("GET {target} HTTP/1.1\r\nHost: nodelogd\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    io.write_all(head.as_bytes()).await?;
+    let mut out = Vec::new();
+    match io.read_to_end(&mut out).await {
+        // A peer that closes without close_notify still said all it had.
+        Err(e) if e.kind() == ErrorKind::UnexpectedEof && !out.is_empty() => Ok(out),
+        Err(e) => Err(e),
+        Ok(_) => Ok(out),
+    }
 }

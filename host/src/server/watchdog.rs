@@ -208,6 +208,32 @@ impl Drop for Running {
     }
 }
 
+/// Runs a connection's TLS handshake under the rules of its first request
+/// head, which must follow within the same `header_timeout` from accept:
+/// a client that never finishes is closed, and until it has sent a
+/// request it is idle, so it makes room when the connection caps are
+/// reached. On shutdown the handshake is abandoned.
+pub async fn handshake<F: Future>(
+    handshake: F,
+    activity: &Activity,
+    limits: &ConnLimits,
+    shutdown: &mut watch::Receiver<()>,
+) -> Result<F::Output, &'static str> {
+    let due = activity.state().idle_since + limits.header_timeout;
+    tokio::pin!(handshake);
+    loop {
+        if activity.evicted() {
+            return Err("making room for another connection");
+        }
+        tokio::select! {
+            done = &mut handshake => return Ok(done),
+            () = tokio::time::sleep_until(due.into()) => return Err("no TLS handshake in time"),
+            () = activity.wake.notified() => {}
+            _ = shutdown.changed() => return Err("shutting down"),
+        }
+    }
+}
+
 /// Drives `conn` until it ends or the rules above end it; on `shutdown`
 /// it closes gracefully, and busy connections finish their responses.
 pub async fn supervise<C>(
