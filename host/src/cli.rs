@@ -84,6 +84,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
 
+    /// How the journald source reads the journal: `native` reads the
+    /// files in nodelogd itself (journalctl's bytes, many times faster,
+    /// journalctl for what it cannot read); `journalctl` always runs
+    /// journalctl. [default: native]
+    #[arg(long, value_name = "READER")]
+    pub journal_reader: Option<JournalReader>,
+
     /// The journalctl binary. [default: found on PATH; without it the
     /// journald source is disabled and services fall back to files]
     #[arg(long, value_name = "PATH")]
@@ -297,4 +304,13 @@ pub enum AuthorizationMode {
     AlwaysAllow,
     #[value(name = "Webhook")]
     Webhook,
+}
+
+/// `--journal-reader`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JournalReader {
+    #[default]
+    Native,
+    Journalctl,
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::admission::Limits;
 use crate::caps::grants::ManifestLimits;
-use crate::cli::{AuthorizationMode, ServeArgs};
+use crate::cli::{AuthorizationMode, JournalReader, ServeArgs};
 pub use security::{Authentication, Authorization, Gating, Security};
 
 #[derive(Debug, Default, Deserialize)]
@@ -22,6 +22,7 @@ struct FileConfig {
     log_dir: Option<PathBuf>,
     journal_dir: Option<PathBuf>,
     journalctl: Option<PathBuf>,
+    journal_reader: Option<JournalReader>,
     node_name: Option<String>,
     deadline_seconds: Option<u64>,
     max_concurrent_queries: Option<usize>,
@@ -175,6 +176,7 @@ pub struct Config {
     pub journal_dir: Option<PathBuf>,
     /// `None` when not given and not on PATH: the journald source is off.
     pub journalctl: Option<PathBuf>,
+    pub journal_reader: JournalReader,
     pub node_name: String,
     pub deadline: Duration,
     pub max_concurrent_queries: usize,
@@ -332,6 +334,10 @@ impl Config {
                 .unwrap_or_else(|| "/var/log".into()),
             journal_dir,
             journalctl,
+            journal_reader: args
+                .journal_reader
+                .or(file.journal_reader)
+                .unwrap_or_default(),
             node_name: args.node_name.or(file.node_name).unwrap_or_else(hostname),
             deadline,
             max_concurrent_queries,

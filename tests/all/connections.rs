@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
-use nodelogd::cli::ServeArgs;
+use nodelogd::cli::{JournalReader, ServeArgs};
 use nodelogd_tests::clients::{self, H2_PREFACE_AND_SETTINGS};
 use nodelogd_tests::fixture::runtime;
 use nodelogd_tests::procs;
@@ -108,6 +108,9 @@ fn a_client_that_stops_reading_is_cut_off() {
     let (link, needle) = fixture().own_journal("journal-stalled-h1");
     let addr = fixture().serve(ServeArgs {
         journal_dir: Some(link),
+        // The subject is the journalctl process (native_journal_http.rs
+        // pins the same for the native reader).
+        journal_reader: Some(JournalReader::Journalctl),
         send_timeout_seconds: Some(2),
         deadline_seconds: Some(60),
         ..Default::default()
@@ -140,6 +143,9 @@ fn http2_streams_without_window_are_reset() {
     let (link, needle) = fixture().own_journal("journal-stalled-h2");
     let addr = fixture().serve(ServeArgs {
         journal_dir: Some(link),
+        // The subject is the journalctl process (native_journal_http.rs
+        // pins the same for the native reader).
+        journal_reader: Some(JournalReader::Journalctl),
         send_timeout_seconds: Some(2),
         deadline_seconds: Some(60),
         ..Default::default()

@@ -12,6 +12,7 @@ mod journal;
 mod kubectl;
 mod limits;
 mod native_journal;
+mod native_journal_http;
 mod plugin_faults;
 mod sandbox;
 mod streaming;

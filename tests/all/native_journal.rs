@@ -414,3 +414,37 @@ fn native_reader_skips_a_truncated_file_as_journalctl_does() {
         same(&dir, &q);
     }
 }
+
+/// The `-u` check behind `serves` (`journalctl --field=_SYSTEMD_UNIT`) as
+/// the native field-values lookup answers it, in all four layouts: the
+/// same set of values, through the field hash table and data chains.
+#[test]
+fn field_values_are_journalctls() {
+    for dir in layouts() {
+        let out = Command::new("journalctl")
+            .arg(format!("--directory={}", dir.display()))
+            .arg("--field=_SYSTEMD_UNIT")
+            .output()
+            .expect("running journalctl");
+        let mut want: Vec<Vec<u8>> = out
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
+        let journal = Journal::open(std::slice::from_ref(dir)).unwrap();
+        let mut got = journal.field_values("_SYSTEMD_UNIT", 1 << 20).unwrap();
+        want.sort();
+        got.sort();
+        assert!(
+            !got.is_empty() && got == want,
+            "{dir:?}: {got:?} vs {want:?}"
+        );
+        assert!(
+            journal
+                .field_values("NO_SUCH_FIELD", 1 << 20)
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use nodelogd::cli::ServeArgs;
+use nodelogd::cli::{JournalReader, ServeArgs};
 use nodelogd_tests::{http, procs};
 
 use crate::fixture;
@@ -20,6 +20,9 @@ fn a_client_that_disconnects_leaves_no_journalctl_behind() {
     let (link, needle) = fixture().own_journal("journal-disconnect");
     let addr = fixture().serve(ServeArgs {
         journal_dir: Some(link),
+        // The subject is the journalctl process (native_journal_http.rs
+        // pins the same for the native reader).
+        journal_reader: Some(JournalReader::Journalctl),
         ..Default::default()
     });
     let mut socket = http::send(addr, "GET", EVERYTHING, &[]);
@@ -43,6 +46,9 @@ fn the_deadline_ends_output_and_the_process() {
     let (link, needle) = fixture().own_journal("journal-deadline");
     let args = ServeArgs {
         journal_dir: Some(link),
+        // The subject is the journalctl process (native_journal_http.rs
+        // pins the same for the native reader).
+        journal_reader: Some(JournalReader::Journalctl),
         deadline_seconds: Some(2),
         ..Default::default()
     };

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use nodelogd::cli::{AuthorizationMode, ServeArgs};
+use nodelogd::cli::{AuthorizationMode, JournalReader, ServeArgs};
 use nodelogd::config::Config;
 use nodelogd::runtime::PluginSpec;
 
@@ -29,6 +29,7 @@ pub struct Fixture {
 
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
 static SHARED: OnceLock<Fixture> = OnceLock::new();
+static READERS: OnceLock<[(&str, SocketAddr); 2]> = OnceLock::new();
 
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     RUNTIME.get_or_init(|| {
@@ -58,6 +59,29 @@ impl Fixture {
             };
             f.addr = f.serve(ServeArgs::default());
             f
+        })
+    }
+
+    /// Two more servers over the same data, one per journal reader, for
+    /// the parity tests: `native`, whose journalctl is a script that
+    /// prints `NOT-NATIVE` (so an answer that the native reader left to
+    /// journalctl cannot pass for its own), and `journalctl`
+    /// (`--journal-reader=journalctl`).
+    pub fn reader_addrs(&self) -> &'static [(&'static str, SocketAddr); 2] {
+        READERS.get_or_init(|| {
+            let fake = self.base.join("not-native-journalctl");
+            std::fs::write(&fake, "#!/bin/sh\necho NOT-NATIVE\n").unwrap();
+            std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            let native = self.serve(ServeArgs {
+                journalctl: Some(fake),
+                ..ServeArgs::default()
+            });
+            let journalctl = self.serve(ServeArgs {
+                journal_reader: Some(JournalReader::Journalctl),
+                ..ServeArgs::default()
+            });
+            [("native", native), ("journalctl", journalctl)]
         })
     }
 

@@ -53,30 +53,60 @@ pub(crate) fn systemd_journal_remote() -> anyhow::Result<PathBuf> {
 
 /// Writes `entries` entries into `dir` (created; must not hold a journal).
 pub fn build(dir: &Path, entries: usize, seed: u64) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut child = Command::new(systemd_journal_remote()?)
-        .arg("--split-mode=none")
-        .arg("--compress=yes")
-        .arg(format!("--output={}", dir.join("system.journal").display()))
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut stdin = std::io::BufWriter::new(child.stdin.take().unwrap());
-    write_export(&mut stdin, entries, seed)?;
-    drop(stdin);
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        bail!(
-            "systemd-journal-remote failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
+    let mut writer = Writer::start(dir)?;
+    write_export(writer.input(), entries, seed, 0..entries)?;
+    writer.finish()
 }
 
-fn write_export(out: &mut impl Write, entries: usize, seed: u64) -> std::io::Result<()> {
+/// `systemd-journal-remote` writing `dir/system.journal`, appending when it
+/// exists, as entries arrive: a journal being written.
+pub struct Writer {
+    child: std::process::Child,
+    input: Option<std::io::BufWriter<std::process::ChildStdin>>,
+}
+
+impl Writer {
+    pub fn start(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let mut child = Command::new(systemd_journal_remote()?)
+            .arg("--split-mode=none")
+            .arg("--compress=yes")
+            .arg(format!("--output={}", dir.join("system.journal").display()))
+            .arg("-")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let input = Some(std::io::BufWriter::new(child.stdin.take().unwrap()));
+        Ok(Writer { child, input })
+    }
+
+    pub fn input(&mut self) -> &mut impl Write {
+        self.input.as_mut().expect("input is open until finish")
+    }
+
+    /// Closes the input and waits for everything to be written.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        drop(self.input.take());
+        let out = self.child.wait_with_output()?;
+        if !out.status.success() {
+            bail!(
+                "systemd-journal-remote failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Entries `part` of the `entries`-entry journal of `seed`, in Journal
+/// Export Format: the whole journal is the parts written in order.
+pub fn write_export(
+    out: &mut impl Write,
+    entries: usize,
+    seed: u64,
+    part: std::ops::Range<usize>,
+) -> std::io::Result<()> {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let machine = format!("{:032x}", 0x6e6f_6465_6c6f_6764_u128);
     let boot_ids: Vec<String> = (0..BOOTS)
@@ -102,6 +132,9 @@ fn write_export(out: &mut impl Write, entries: usize, seed: u64) -> std::io::Res
             })
             .unwrap();
         let message = message(&mut rng, i);
+        if !part.contains(&i) {
+            continue;
+        }
         writeln!(out, "__REALTIME_TIMESTAMP={realtime}")?;
         writeln!(out, "__MONOTONIC_TIMESTAMP={monotonic}")?;
         writeln!(out, "_BOOT_ID={}", boot_ids[boot])?;

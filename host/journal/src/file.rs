@@ -28,7 +28,11 @@ const OBJ_COMPRESSED_ZSTD: u8 = 1 << 2;
 pub const OBJECT_DATA: u8 = 1;
 pub const OBJECT_ENTRY: u8 = 3;
 pub const OBJECT_ENTRY_ARRAY: u8 = 6;
+const OBJECT_FIELD: u8 = 2;
 const OBJECT_DATA_HASH_TABLE: u8 = 4;
+const OBJECT_FIELD_HASH_TABLE: u8 = 5;
+/// Field object: header, hash, next_hash_offset, head_data_offset.
+const FIELD_PAYLOAD: u64 = 40;
 
 const OBJECT_HEADER: u64 = 16;
 /// Entry object: header, seqnum, realtime, monotonic, boot_id, xor_hash.
@@ -79,6 +83,8 @@ pub struct JournalFile {
     seqnum_id: [u8; 16],
     data_table: u64,
     data_buckets: u64,
+    field_table: u64,
+    field_buckets: u64,
     entry_array: u64,
     n_entries: u64,
     max_field: usize,
@@ -137,6 +143,16 @@ impl JournalFile {
         {
             return corrupt("data hash table outside the file", 104);
         }
+        let field_table = le64(h, 120);
+        let field_table_size = le64(h, 128);
+        if field_table_size > 0
+            && (field_table < OBJECT_HEADER
+                || field_table
+                    .checked_add(field_table_size)
+                    .is_none_or(|end| end > h.len() as u64))
+        {
+            return corrupt("field hash table outside the file", 120);
+        }
         Ok(JournalFile {
             path: path.to_owned(),
             compact: incompat & INCOMPAT_COMPACT != 0,
@@ -144,6 +160,8 @@ impl JournalFile {
             seqnum_id: h[72..88].try_into().expect("16 bytes"),
             data_table,
             data_buckets: data_table_size / 16,
+            field_table,
+            field_buckets: field_table_size / 16,
             entry_array: le64(h, 176),
             n_entries: le64(h, 152),
             max_field,
@@ -228,6 +246,74 @@ impl JournalFile {
             steps += 1;
             if next <= p && next != 0 || steps > self.map.len() as u64 / 64 {
                 return corrupt("hash chain loops", p);
+            }
+            p = next;
+        }
+        Ok(None)
+    }
+
+    /// Every distinct payload (`FIELD=value`) of `field` in this file, as
+    /// `sd_journal_query_unique` walks them: the field object from the
+    /// field hash table, then its data objects' `next_field_offset` chain.
+    /// At most `max_bytes` of payloads; more is an error.
+    pub fn field_values(&self, field: &[u8], max_bytes: usize) -> Result<Vec<Vec<u8>>> {
+        let Some(head) = self.find_field(field)? else {
+            return Ok(Vec::new());
+        };
+        let mut values = Vec::new();
+        let (mut p, mut total) = (head, 0usize);
+        while p != 0 {
+            let o = self.object(p, OBJECT_DATA, self.data_payload_start() as u64)?;
+            let payload = self.payload_of(p, o)?;
+            total += payload.len();
+            if total > max_bytes {
+                return Err(Error::Unsupported(format!(
+                    "{}: the values of a field exceed {max_bytes} bytes",
+                    self.path.display()
+                )));
+            }
+            // The chain holds only this field's data; check anyway, as
+            // sd_journal_enumerate_data does, so a corrupt link cannot
+            // smuggle in another field.
+            if payload.len() > field.len()
+                && payload.starts_with(field)
+                && payload[field.len()] == b'='
+            {
+                values.push(payload.into_owned());
+            }
+            // journald prepends each new data object to its field's
+            // chain, so offsets fall along it.
+            let next = le64(o, 32);
+            if next >= p {
+                return corrupt("field chain goes forwards", p);
+            }
+            p = next;
+        }
+        Ok(values)
+    }
+
+    /// The first data object of `field`, from the field hash table.
+    fn find_field(&self, field: &[u8]) -> Result<Option<u64>> {
+        if self.field_buckets == 0 {
+            return Ok(None);
+        }
+        self.object(
+            self.field_table - OBJECT_HEADER,
+            OBJECT_FIELD_HASH_TABLE,
+            OBJECT_HEADER,
+        )?;
+        let hash = self.hasher.hash(field);
+        let mut p = self.u64_at(self.field_table + (hash % self.field_buckets) * 16)?;
+        let mut steps = 0u64;
+        while p != 0 {
+            let o = self.object(p, OBJECT_FIELD, FIELD_PAYLOAD)?;
+            if le64(o, 16) == hash && &o[FIELD_PAYLOAD as usize..] == field {
+                return Ok(Some(le64(o, 32)));
+            }
+            let next = le64(o, 24);
+            steps += 1;
+            if next <= p && next != 0 || steps > self.map.len() as u64 / 64 {
+                return corrupt("field hash chain loops", p);
             }
             p = next;
         }

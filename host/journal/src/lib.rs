@@ -102,6 +102,35 @@ impl Journal {
         &self.skipped
     }
 
+    /// The distinct values of `field` (without the `FIELD=` prefix) in all
+    /// files, as `journalctl --field=FIELD` lists them (unordered). At most
+    /// `max_bytes` of values in all; more is [`Error::Unsupported`]. A file
+    /// that fails is skipped, as journalctl skips it.
+    pub fn field_values(&self, field: &str, max_bytes: usize) -> Result<Vec<Vec<u8>>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut total = 0usize;
+        for f in &self.files {
+            let values = match f.field_values(field.as_bytes(), max_bytes) {
+                Ok(v) => v,
+                Err(e @ Error::Unsupported(_)) => return Err(e),
+                Err(_) => continue,
+            };
+            for v in values {
+                let value = v[field.len() + 1..].to_vec();
+                if !seen.contains(&value) {
+                    total += value.len();
+                    if total > max_bytes {
+                        return Err(Error::Unsupported(format!(
+                            "the values of {field} exceed {max_bytes} bytes"
+                        )));
+                    }
+                    seen.insert(value);
+                }
+            }
+        }
+        Ok(seen.into_iter().collect())
+    }
+
     /// Starts answering `q`; read the output with [`Entries::fill`].
     pub fn query(&self, q: &Query) -> Result<Entries> {
         Entries::new(self.files.clone(), q)

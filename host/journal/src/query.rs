@@ -9,7 +9,7 @@ use regex::bytes::Regex;
 
 use crate::entries::Direction;
 use crate::error::{Error, Result};
-use crate::file::JournalFile;
+use crate::file::{JournalFile, Location};
 use crate::matches::Expr;
 use crate::merge::{Hit, Merge, Seek};
 use crate::short::Formatter;
@@ -37,6 +37,14 @@ pub struct Query {
     pub pager_end: bool,
     /// `--reverse`.
     pub reverse: bool,
+    /// Not a journalctl option: the last N entries that match (units, boot,
+    /// window and pattern), printed oldest first, as nodelogd answers
+    /// `tailLines` with a window or a pattern. It is what journalctl
+    /// prints with `--cursor=` at the Nth newest match of `--reverse`
+    /// (then `since` is not applied, as `--cursor` excludes `--since`);
+    /// with fewer matches, what it prints without `--lines`. Ignores
+    /// `lines`, `pager_end` and `reverse`.
+    pub last: Option<u64>,
 }
 
 /// Output is handed out in batches; mapped pages are released from the
@@ -123,6 +131,36 @@ fn boot_for_offset(files: &[Arc<JournalFile>], offset: i32) -> Result<[u8; 16]> 
 
 impl Entries {
     pub(crate) fn new(files: Vec<Arc<JournalFile>>, q: &Query) -> Result<Self> {
+        let Some(n) = q.last else {
+            return Self::start(files, q, None);
+        };
+        let plain = Query {
+            last: None,
+            lines: None,
+            pager_end: false,
+            ..q.clone()
+        };
+        let newest_first = Query {
+            reverse: true,
+            ..plain.clone()
+        };
+        let mut scan = Self::start(files.clone(), &newest_first, None)?;
+        let mut seen = 0;
+        while let Some(hit) = scan.next_match()? {
+            seen += 1;
+            if seen == n {
+                let from_cursor = Query {
+                    since: None,
+                    ..plain
+                };
+                return Self::start(files, &from_cursor, Some(hit.location));
+            }
+        }
+        Self::start(files, &plain, None)
+    }
+
+    /// journalctl's setup; `from` is where `--cursor=` points.
+    fn start(files: Vec<Arc<JournalFile>>, q: &Query, from: Option<Location>) -> Result<Self> {
         if let (Some(since), Some(until)) = (q.since, q.until)
             && since > until
         {
@@ -162,7 +200,15 @@ impl Entries {
         let reverse = q.reverse || (lines.is_some() && regex.is_some());
         let mut merge = Merge::new(&files, &expr)?;
         let mut current = None;
-        if let (Some(since), false) = (q.since, reverse) {
+        if let Some(at) = from {
+            // Step onto the cursor's entry: from the entry just before it,
+            // turning around, as journalctl's seek lands on it.
+            merge.seek(Seek::Before(at));
+            if merge.next(Direction::Up)?.is_none() {
+                merge.seek(Seek::Head);
+            }
+            current = merge.next(Direction::Down)?;
+        } else if let (Some(since), false) = (q.since, reverse) {
             merge.seek(Seek::Realtime(since));
             current = merge.next(Direction::Down)?;
         } else if let (Some(until), true) = (q.until, reverse) {
@@ -217,11 +263,25 @@ impl Entries {
     /// the answer is complete. Returns false once everything, including
     /// the trailer, has been written.
     pub fn fill(&mut self, out: &mut Vec<u8>, min_len: usize) -> Result<bool> {
+        self.fill_bounded(out, min_len, u64::MAX)
+    }
+
+    /// [`Entries::fill`], examining at most `max_entries` entries, so that
+    /// a pattern that matches little cannot hold the caller for the whole
+    /// journal; `out` may then have grown by nothing.
+    pub fn fill_bounded(
+        &mut self,
+        out: &mut Vec<u8>,
+        min_len: usize,
+        max_entries: u64,
+    ) -> Result<bool> {
         if self.done {
             return Ok(false);
         }
         let start = out.len();
-        while out.len() < min_len {
+        let mut examined = 0;
+        while out.len() < min_len && examined < max_entries {
+            examined += 1;
             if !self.step(out)? {
                 if self.shown == 0 {
                     out.extend_from_slice(b"-- No entries --\n");
@@ -240,11 +300,9 @@ impl Entries {
         Ok(!self.done)
     }
 
-    /// One turn of journalctl's loop; false at the end.
-    fn step(&mut self, out: &mut Vec<u8>) -> Result<bool> {
-        if self.lines.is_some_and(|n| self.shown >= n) {
-            return Ok(false);
-        }
+    /// The next entry journalctl's loop reaches, within `--since` and
+    /// `--until`; None at the end.
+    fn advance(&mut self) -> Result<Option<Hit>> {
         if self.need_seek {
             let dir = if self.reverse {
                 Direction::Up
@@ -255,15 +313,38 @@ impl Entries {
         }
         self.need_seek = true;
         let Some(hit) = self.current.clone() else {
-            return Ok(false);
+            return Ok(None);
         };
         let loc = hit.location;
         if !self.reverse && self.until.is_some_and(|u| loc.realtime > u) {
-            return Ok(false);
+            return Ok(None);
         }
         if self.reverse && self.since.is_some_and(|s| loc.realtime < s) {
+            return Ok(None);
+        }
+        Ok(Some(hit))
+    }
+
+    /// The next entry that `--grep` lets through, without printing it.
+    fn next_match(&mut self) -> Result<Option<Hit>> {
+        while let Some(hit) = self.advance()? {
+            match &self.regex {
+                Some(re) if !message_matches(&hit, re)? => continue,
+                _ => return Ok(Some(hit)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// One turn of journalctl's loop; false at the end.
+    fn step(&mut self, out: &mut Vec<u8>) -> Result<bool> {
+        if self.lines.is_some_and(|n| self.shown >= n) {
             return Ok(false);
         }
+        let Some(hit) = self.advance()? else {
+            return Ok(false);
+        };
+        let loc = hit.location;
         if self.previous_boot.is_some_and(|b| b != loc.boot_id) {
             out.extend_from_slice(format!("-- Boot {} --\n", hex(&loc.boot_id)).as_bytes());
         }

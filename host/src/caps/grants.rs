@@ -23,6 +23,7 @@ use anyhow::{Context, bail};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::caps::journal::JournalAccess;
 use crate::logroot::LogRoot;
 
 /// A plugin's manifest (`nodelogd-plugin.toml`).
@@ -42,6 +43,10 @@ pub struct Manifest {
     /// interface), relative to it; `"/"` is the whole root.
     #[serde(default)]
     pub read_roots: Vec<String>,
+    /// The `journal` interface: the host's journal, read natively. Only
+    /// the built-in journald plugin is granted it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub journal: bool,
     #[serde(default)]
     pub limits: ManifestLimits,
 }
@@ -194,6 +199,8 @@ pub struct Grants {
     /// The plugin's own WASI environment: operator settings it reads as
     /// data (winevent's channels), empty for every other plugin.
     pub guest_env: Vec<(String, String)>,
+    /// The journal, when granted (`None`: the interface is not linked).
+    pub journal: Option<JournalAccess>,
 }
 
 /// Default for `max-processes`: the journald plugin needs two at once at
@@ -252,6 +259,7 @@ impl Grants {
                 .max_processes
                 .unwrap_or(DEFAULT_MAX_PROCESSES),
             guest_env: Vec::new(),
+            journal: None,
         })
     }
 

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use anyhow::bail;
 
 use super::{EffectiveLimits, Origin, Resolved, sha256_hex};
+use crate::caps::journal::JournalAccess;
 use crate::caps::{Grants, HostPrograms, Manifest};
+use crate::cli::JournalReader;
 use crate::config::Config;
 use crate::logroot::LogRoot;
 
@@ -63,6 +65,12 @@ pub fn resolve(
                 continue;
             }
         };
+        if manifest.journal {
+            grants.journal = Some(match config.journal_reader {
+                JournalReader::Native => JournalAccess::new(config.journal_dir.as_deref()),
+                JournalReader::Journalctl => JournalAccess::Off,
+            });
+        }
         if let Some(channels) = grant.and_then(|g| g.channels.as_ref()) {
             // Joined with `,`, which a channel name cannot hold (config).
             grants.guest_env = vec![(CHANNELS_VAR.into(), channels.join(","))];

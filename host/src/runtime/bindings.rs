@@ -11,6 +11,7 @@ wasmtime::component::bindgen!({
     with: {
         "nodelogd:plugin/process.child": crate::caps::process::ChildProc,
         "nodelogd:plugin/logfile.reader": crate::caps::logfile::FileReader,
+        "nodelogd:plugin/journal.entries": crate::caps::journal::JournalEntries,
     },
 });
 

@@ -14,8 +14,8 @@
 //!   arguments, no initial cwd, stdin at end of file, stdout and stderr
 //!   discarding what is written, no terminals.
 //!
-//! Then `nodelogd:plugin/log`, and `process` and `logfile` only when
-//! granted. Sockets, random, the monotonic clock, HTTP and the rest of
+//! Then `nodelogd:plugin/log`, and `process`, `logfile` and `journal`
+//! only when granted. Sockets, random, the monotonic clock, HTTP and the rest of
 //! WASI are never linked, so a plugin that imports them, or an ungranted
 //! capability, fails at load time, naming the import.
 
@@ -63,6 +63,9 @@ pub fn for_grants(engine: &Engine, grants: &Grants) -> wasmtime::Result<Linker<S
     }
     if grants.may_read_logs() {
         plugin::logfile::add_to_linker::<State, HasSelf<State>>(&mut l, |s| s)?;
+    }
+    if grants.journal.is_some() {
+        plugin::journal::add_to_linker::<State, HasSelf<State>>(&mut l, |s| s)?;
     }
     Ok(l)
 }

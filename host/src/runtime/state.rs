@@ -31,6 +31,8 @@ pub struct State {
     pub(crate) children: u32,
     /// Files open now; bounded by `caps::logfile::MAX_OPEN`.
     pub(crate) open_files: u32,
+    /// Journal queries open now; bounded by `caps::journal::MAX_QUERIES`.
+    pub(crate) journal_queries: u32,
     pub(crate) log_rate: RateLimit,
 }
 
@@ -56,6 +58,7 @@ impl State {
             plugin,
             children: 0,
             open_files: 0,
+            journal_queries: 0,
             log_rate: RateLimit::new(),
         }
     }

@@ -97,15 +97,20 @@ fn filters(q: &Query, args: &mut Vec<String>, since: bool, lines: bool) {
     }
 }
 
-/// `@secs[.micros]`: journal timestamps have microsecond resolution. Times
-/// before 1970 cannot match any entry and are clamped to the epoch.
+/// Microseconds since the epoch: journal timestamps have microsecond
+/// resolution. Times before 1970 cannot match any entry and are clamped to
+/// the epoch.
+pub fn micros(t: &Timestamp) -> u64 {
+    if t.seconds < 0 {
+        return 0;
+    }
+    t.seconds as u64 * 1_000_000 + u64::from(t.nanoseconds / 1000)
+}
+
+/// `@secs[.micros]`, as journalctl reads an absolute instant.
 fn instant(t: &Timestamp) -> String {
-    let secs = t.seconds.max(0);
-    let micros = if t.seconds < 0 {
-        0
-    } else {
-        t.nanoseconds / 1000
-    };
+    let us = micros(t);
+    let (secs, micros) = (us / 1_000_000, us % 1_000_000);
     if micros == 0 {
         format!("@{secs}")
     } else {

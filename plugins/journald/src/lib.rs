@@ -1,9 +1,14 @@
-//! The journald log source: runs `journalctl` with the kubelet's arguments
-//! and streams its output untouched, so responses are byte-identical to what
-//! a kubelet returns. See `argv.rs` for the arguments and where they differ.
+//! The journald log source: answers with the bytes journalctl prints for
+//! the kubelet's arguments, so responses are byte-identical to what a
+//! kubelet returns. The host's native reader (`native.rs`) answers when it
+//! can; otherwise, and with `--journal-reader=journalctl`, journalctl runs
+//! and its output is streamed untouched. See `argv.rs` for the arguments
+//! and where they differ from the kubelet's.
 
 mod argv;
+mod native;
 
+use nodelogd_plugin_sdk::journal::{self, JournalError};
 use nodelogd_plugin_sdk::process::Child;
 use nodelogd_plugin_sdk::program::{self, Output};
 use nodelogd_plugin_sdk::{Guest, LogStream, Query, SourceError, SourceInfo};
@@ -21,14 +26,42 @@ fn run(args: &[String]) -> Result<Child, SourceError> {
     program::start(JOURNALCTL, args, &[])
 }
 
+/// journalctl answering `q`, with the kubelet's arguments.
+fn journalctl(q: &Query) -> Result<Output, SourceError> {
+    let args = match argv::tail_plan(q) {
+        argv::Tail::Direct => argv::entries(q, argv::Start::Query),
+        argv::Tail::FromCursor(n) => match nth_newest_cursor(q, n)? {
+            Some(cursor) => argv::entries(q, argv::Start::Cursor(cursor)),
+            None => argv::entries(q, argv::Start::All),
+        },
+    };
+    // journalctl's own exit status is deliberately ignored, as the
+    // kubelet does: whatever it printed (stderr included) is the answer.
+    Ok(Output(run(&args)?))
+}
+
+/// The units journald knows (`journalctl --field _SYSTEMD_UNIT`), one a
+/// line.
+fn unit_list() -> Result<String, SourceError> {
+    match journal::field_values("_SYSTEMD_UNIT") {
+        Ok(units) => return Ok(units.join("\n")),
+        Err(JournalError::Unsupported(_)) => {}
+        Err(JournalError::Refused(why) | JournalError::Failed(why)) => {
+            return Err(SourceError::Io(why));
+        }
+    }
+    let units = program::output(&run(&argv::unit_list())?, MAX_UNIT_LIST)?;
+    Ok(String::from_utf8_lossy(&units).into_owned())
+}
+
 impl Guest for Journald {
-    type LogStream = Output;
+    type LogStream = native::Stream;
 
     fn info() -> SourceInfo {
         SourceInfo {
             name: "journald".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "the systemd journal, through journalctl".into(),
+            description: "the systemd journal, read natively or through journalctl".into(),
             supports_options: true,
         }
     }
@@ -37,8 +70,7 @@ impl Guest for Journald {
     /// when `journalctl --field _SYSTEMD_UNIT` mentions `<svc>.service`. It
     /// is a substring match on purpose, for parity with the kubelet.
     fn serves(services: Vec<String>) -> Result<Vec<bool>, SourceError> {
-        let units = program::output(&run(&argv::unit_list())?, MAX_UNIT_LIST)?;
-        let units = String::from_utf8_lossy(&units);
+        let units = unit_list()?;
         Ok(services
             .iter()
             .map(|s| units.contains(&format!("{s}.service")))
@@ -46,16 +78,11 @@ impl Guest for Journald {
     }
 
     fn open(q: Query) -> Result<LogStream, SourceError> {
-        let args = match argv::tail_plan(&q) {
-            argv::Tail::Direct => argv::entries(&q, argv::Start::Query),
-            argv::Tail::FromCursor(n) => match nth_newest_cursor(&q, n)? {
-                Some(cursor) => argv::entries(&q, argv::Start::Cursor(cursor)),
-                None => argv::entries(&q, argv::Start::All),
-            },
+        let stream = match native::open(&q)? {
+            Some(stream) => stream,
+            None => native::journalctl_stream(journalctl(&q)?),
         };
-        // journalctl's own exit status is deliberately ignored, as the
-        // kubelet does: whatever it printed (stderr included) is the answer.
-        Ok(LogStream::new(Output(run(&args)?)))
+        Ok(LogStream::new(stream))
     }
 }
 

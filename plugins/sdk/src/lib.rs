@@ -32,7 +32,7 @@ pub use bindings::exports::nodelogd::plugin::source::{
     Guest, GuestLogStream, LogStream, Query, SourceError, SourceInfo,
 };
 pub use bindings::nodelogd::plugin::types::Timestamp;
-pub use bindings::nodelogd::plugin::{log, logfile, process};
+pub use bindings::nodelogd::plugin::{journal, log, logfile, process};
 
 /// Exports a type implementing [`Guest`] as the plugin's `source`.
 #[macro_export]

@@ -1,0 +1,302 @@
+//! The `journal` capability: the host reads the journal itself, with the
+//! `nodelogd-journal` crate, and hands the plugin journalctl's bytes.
+//!
+//! The reader, its index walks and page access, and the formatting stay in
+//! the host: inside wasm, without mmap, every page would be copied, which
+//! is where the speed comes from. The plugin keeps the kubelet's policy
+//! (which services, which options) and falls back to journalctl when the
+//! reader says `unsupported`.
+//!
+//! Each query runs on a thread of its own, which fills batches ahead into
+//! a channel two deep, so reading overlaps with the plugin and the client;
+//! it stops when the plugin drops the query (or the request's store goes
+//! away), after at most one bounded slice of work. Its time is not charged
+//! to the plugin's CPU budget (as a program's is not); the request's
+//! deadline bounds it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nodelogd_journal::{Error, Journal, Query};
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::component::Resource;
+
+use crate::runtime::State;
+use crate::runtime::bindings::nodelogd::plugin::journal::{self, JournalError, JournalQuery};
+
+/// Queries one plugin instance may hold open at once (each is a thread).
+pub const MAX_QUERIES: u32 = 4;
+/// Bytes the reader thread prepares per batch, and the most a plugin gets
+/// from one `next-batch`.
+const BATCH: usize = 64 << 10;
+/// Entries the reader examines before it looks whether the query is still
+/// wanted, so a pattern that matches nothing cannot keep it busy after the
+/// client has gone.
+const SLICE_ENTRIES: u64 = 16 << 10;
+/// The largest decompressed field the host decodes; a larger one is
+/// `unsupported`, so journalctl answers.
+const MAX_FIELD: usize = 16 << 20;
+/// What `field-values` returns at most: a node has a few hundred units.
+const MAX_FIELD_VALUES: usize = 16 << 20;
+const MAX_QUERY_UNITS: usize = 16;
+const MAX_PATTERN_BYTES: usize = 64 << 10;
+
+/// Where the host's journal is, as a plugin's grant holds it.
+#[derive(Debug, Clone)]
+pub enum JournalAccess {
+    /// `--journal-reader=journalctl`: every query is `unsupported`.
+    Off,
+    /// The directories to read.
+    Dirs(Arc<[PathBuf]>),
+}
+
+impl JournalAccess {
+    /// `--journal-dir`, or the system journal as journalctl reads it by
+    /// default (this machine's directories under /var/log/journal and
+    /// /run/log/journal).
+    pub fn new(journal_dir: Option<&Path>) -> Self {
+        let dirs = match journal_dir {
+            Some(dir) => vec![dir.to_path_buf()],
+            None => {
+                let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+                ["/var/log/journal", "/run/log/journal"]
+                    .iter()
+                    .map(|d| Path::new(d).join(machine.trim()))
+                    .collect()
+            }
+        };
+        JournalAccess::Dirs(dirs.into())
+    }
+}
+
+/// What the plugin holds for a query: the reader thread's channel and what
+/// is left of its last batch.
+pub struct JournalEntries {
+    batches: mpsc::Receiver<Result<Vec<u8>, JournalError>>,
+    pending: Vec<u8>,
+    taken: usize,
+}
+
+fn journal_error(e: Error) -> JournalError {
+    match e {
+        Error::Unsupported(why) => JournalError::Unsupported(why),
+        e @ (Error::NoSuchBoot(_) | Error::SinceAfterUntil | Error::BadUnit(_)) => {
+            JournalError::Refused(e.to_string())
+        }
+        e => JournalError::Failed(e.to_string()),
+    }
+}
+
+fn query_of(q: JournalQuery) -> Result<Query, JournalError> {
+    if q.units.len() > MAX_QUERY_UNITS {
+        return Err(JournalError::Failed(format!(
+            "at most {MAX_QUERY_UNITS} units"
+        )));
+    }
+    if q.pattern
+        .as_ref()
+        .is_some_and(|p| p.len() > MAX_PATTERN_BYTES)
+    {
+        return Err(JournalError::Failed(format!(
+            "pattern longer than {MAX_PATTERN_BYTES} bytes"
+        )));
+    }
+    Ok(Query {
+        units: q.units,
+        boot: q.boot,
+        since: q.since,
+        until: q.until,
+        pattern: q.pattern,
+        case_sensitive: None,
+        lines: q.lines,
+        pager_end: q.pager_end,
+        reverse: q.reverse,
+        last: q.last,
+    })
+}
+
+fn open(dirs: &[PathBuf]) -> Result<Journal, Error> {
+    // A default directory that does not exist (no persistent journal) is
+    // no error, as for journalctl.
+    let dirs: Vec<PathBuf> = dirs.iter().filter(|d| d.exists()).cloned().collect();
+    Journal::open_with_limit(&dirs, MAX_FIELD)
+}
+
+/// The reader thread: starts the query, reports whether it started, then
+/// sends batches until the output ends or nobody wants it.
+fn run(
+    dirs: Arc<[PathBuf]>,
+    q: Query,
+    started: oneshot::Sender<Result<(), JournalError>>,
+    batches: mpsc::Sender<Result<Vec<u8>, JournalError>>,
+) {
+    let entries = open(&dirs).and_then(|j| j.query(&q));
+    let mut entries = match entries {
+        Ok(e) => {
+            let _ = started.send(Ok(()));
+            e
+        }
+        Err(e) => {
+            let _ = started.send(Err(journal_error(e)));
+            return;
+        }
+    };
+    for skipped in entries.skipped_files() {
+        tracing::debug!(?skipped, "journal file skipped");
+    }
+    let mut out = Vec::new();
+    loop {
+        let more = entries
+            .fill_bounded(&mut out, BATCH, SLICE_ENTRIES)
+            .map_err(journal_error);
+        let end = !matches!(more, Ok(true));
+        if !end && out.len() < BATCH {
+            // A slice of entries matched little: look whether the query is
+            // still wanted before the next one.
+            if batches.is_closed() {
+                return;
+            }
+            continue;
+        }
+        let batch = more.map(|_| std::mem::take(&mut out));
+        if batches.blocking_send(batch).is_err() || end {
+            return;
+        }
+    }
+}
+
+fn values(dirs: &[PathBuf], field: &str) -> Result<Vec<String>, JournalError> {
+    let journal = open(dirs).map_err(journal_error)?;
+    let values = journal
+        .field_values(field, MAX_FIELD_VALUES)
+        .map_err(journal_error)?;
+    Ok(values
+        .iter()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect())
+}
+
+/// A journal field name as journald accepts one.
+fn is_field_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl State {
+    fn journal_dirs(&self) -> Result<Arc<[PathBuf]>, JournalError> {
+        match &self.grants.journal {
+            Some(JournalAccess::Dirs(dirs)) => Ok(dirs.clone()),
+            Some(JournalAccess::Off) => Err(JournalError::Unsupported(
+                "the native journal reader is off (--journal-reader=journalctl)".into(),
+            )),
+            None => Err(JournalError::Failed(
+                "the journal is not granted to this plugin".into(),
+            )),
+        }
+    }
+}
+
+impl journal::Host for State {
+    async fn query(
+        &mut self,
+        q: JournalQuery,
+    ) -> wasmtime::Result<Result<Resource<JournalEntries>, JournalError>> {
+        let dirs = match self.journal_dirs() {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e)),
+        };
+        if self.journal_queries >= MAX_QUERIES {
+            return Ok(Err(JournalError::Failed(format!(
+                "at most {MAX_QUERIES} journal queries may be open at once"
+            ))));
+        }
+        let q = match query_of(q) {
+            Ok(q) => q,
+            Err(e) => return Ok(Err(e)),
+        };
+        let (started_tx, started) = oneshot::channel();
+        let (tx, batches) = mpsc::channel(2);
+        let spawned = std::thread::Builder::new()
+            .name("journal-query".into())
+            .spawn(move || run(dirs, q, started_tx, tx));
+        if let Err(e) = spawned {
+            return Ok(Err(JournalError::Failed(format!(
+                "starting the reader: {e}"
+            ))));
+        }
+        match started.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Ok(Err(e)),
+            Err(_) => return Ok(Err(JournalError::Failed("the reader stopped".into()))),
+        }
+        self.journal_queries += 1;
+        Ok(Ok(self.table.push(JournalEntries {
+            batches,
+            pending: Vec::new(),
+            taken: 0,
+        })?))
+    }
+
+    async fn field_values(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<Vec<String>, JournalError>> {
+        let dirs = match self.journal_dirs() {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e)),
+        };
+        if !is_field_name(&name) {
+            return Ok(Err(JournalError::Failed(format!(
+                "{name:?} is not a journal field name"
+            ))));
+        }
+        let found = tokio::task::spawn_blocking(move || values(&dirs, &name)).await;
+        Ok(found.unwrap_or_else(|e| Err(JournalError::Failed(e.to_string()))))
+    }
+}
+
+impl journal::HostEntries for State {
+    async fn next_batch(
+        &mut self,
+        entries: Resource<JournalEntries>,
+        max_bytes: u32,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, JournalError>> {
+        let e = self.table.get_mut(&entries)?;
+        let max = (max_bytes as usize).clamp(1, BATCH);
+        while e.taken == e.pending.len() {
+            match e.batches.recv().await {
+                None => return Ok(Ok(None)),
+                Some(Err(err)) => return Ok(Err(err)),
+                Some(Ok(batch)) => {
+                    e.pending = batch;
+                    e.taken = 0;
+                }
+            }
+        }
+        let end = (e.taken + max).min(e.pending.len());
+        let batch = e.pending[e.taken..end].to_vec();
+        e.taken = end;
+        Ok(Ok(Some(batch)))
+    }
+
+    async fn drop(&mut self, entries: Resource<JournalEntries>) -> wasmtime::Result<()> {
+        self.table.delete(entries)?;
+        self.journal_queries -= 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_are_journal_field_names() {
+        assert!(is_field_name("_SYSTEMD_UNIT"));
+        for bad in ["", "_systemd_unit", "A=B", "../x", &"A".repeat(65)] {
+            assert!(!is_field_name(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The native journal reader behind the journald plugin, over HTTP, where
+//! journalctl's process gave the guarantees before: a client that leaves
+//! stops the reader, a file appended to or rotated away while a query
+//! streams still gives journalctl's bytes, and what the reader cannot do
+//! falls back to journalctl.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nodelogd::cli::{JournalReader, ServeArgs};
+use nodelogd_tests::http;
+use nodelogd_tests::journal::{Writer, write_export};
+
+use crate::fixture;
+use crate::streaming::EVERYTHING;
+
+const KUBELET_ARGS: [&str; 3] = ["--utc", "--no-pager", "--output=short-precise"];
+
+/// What journalctl prints for every unit of the fixture over `dir`.
+fn journalctl_everything(dir: &Path) -> Vec<u8> {
+    let out = Command::new("journalctl")
+        .arg(format!("--directory={}", dir.display()))
+        .args(KUBELET_ARGS)
+        .args([
+            "--unit=kubelet",
+            "--unit=containerd",
+            "--unit=kube-proxy",
+            "--unit=sshd",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A fresh directory under the fixture's base.
+fn scratch(name: &str) -> PathBuf {
+    let dir = fixture().base.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The fixture's journal files, hard-linked into `dir`: the same data
+/// under a path of its own, so this test's mappings can be told apart.
+fn linked_journal(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    for entry in std::fs::read_dir(&fixture().journal_dir).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::hard_link(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+fn serve_native(dir: &Path, deadline: u64) -> SocketAddr {
+    fixture().serve(ServeArgs {
+        journal_dir: Some(dir.to_path_buf()),
+        journal_reader: Some(JournalReader::Native),
+        deadline_seconds: Some(deadline),
+        ..ServeArgs::default()
+    })
+}
+
+/// Whether this process (the in-process nodelogd) maps a file under `dir`.
+fn maps(dir: &Path) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.contains(&*dir.to_string_lossy())
+}
+
+fn unmapped_within(dir: &Path, within: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if !maps(dir) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !maps(dir)
+}
+
+/// Reads an HTTP/1.1 response to its end (the server closes the
+/// connection), `pause` after each read, calling `after_first` once the
+/// body has begun. Returns the body.
+fn read_slowly(addr: SocketAddr, pause: Duration, after_first: impl FnOnce()) -> Vec<u8> {
+    let mut socket = http::send(addr, "GET", EVERYTHING, &[("Connection", "close")]);
+    let mut raw = Vec::new();
+    let mut buf = vec![0; 64 << 10];
+    let mut after_first = Some(after_first);
+    loop {
+        let n = socket.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        // The head goes out before the source opens its files: wait for
+        // the body's first bytes.
+        let body_started = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .is_some_and(|at| raw.len() > at + 4 + 4096);
+        if body_started && let Some(f) = after_first.take() {
+            f();
+        }
+        std::thread::sleep(pause);
+    }
+    let resp = http::parse(&raw);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    resp.body
+}
+
+/// Pins: the reader is a thread of the host, not a process the request's
+/// store kills; it must stop (and unmap the journal) when the client goes.
+#[test]
+fn a_client_that_disconnects_stops_the_native_reader() {
+    let dir = linked_journal("native-disconnect");
+    let addr = serve_native(&dir, 60);
+    let mut socket = http::send(addr, "GET", EVERYTHING, &[]);
+    let mut first = [0u8; 4096];
+    socket.read_exact(&mut first).unwrap();
+    assert!(first.starts_with(b"HTTP/1.1 200"));
+    assert!(maps(&dir), "the reader holds the journal while it streams");
+    drop(socket);
+    assert!(
+        unmapped_within(&dir, Duration::from_secs(2)),
+        "the native reader outlived its client"
+    );
+}
+
+/// Pins: a file journald appends to while a query streams (its header,
+/// hash chains and entry arrays change under the mapping) is read as
+/// journalctl would have read it: what was there when the query began, at
+/// least, in order, and never cut short by the new entries.
+#[test]
+fn a_file_appended_to_while_a_query_streams() {
+    const TOTAL: usize = 12_000;
+    const FIRST: usize = 9_000;
+    let dir = scratch("native-append");
+    let mut writer = Writer::start(&dir).unwrap();
+    write_export(writer.input(), TOTAL, 5, 0..FIRST).unwrap();
+    writer.finish().unwrap();
+    let before = journalctl_everything(&dir);
+    let addr = serve_native(&dir, 60);
+    let appender = std::sync::Mutex::new(None);
+    let body = read_slowly(addr, Duration::from_millis(5), || {
+        let dir = dir.clone();
+        *appender.lock().unwrap() = Some(std::thread::spawn(move || {
+            let mut writer = Writer::start(&dir).unwrap();
+            for part in (FIRST..TOTAL).step_by(100) {
+                write_export(writer.input(), TOTAL, 5, part..part + 100).unwrap();
+                std::io::Write::flush(writer.input()).unwrap();
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            writer.finish().unwrap();
+        }));
+    });
+    appender.into_inner().unwrap().unwrap().join().unwrap();
+    let after = journalctl_everything(&dir);
+    assert!(after.len() > before.len(), "the append added entries");
+    assert!(
+        body.len() >= before.len() && after.starts_with(&body) && body.ends_with(b"\n"),
+        "{} bytes streamed; {} before the append, {} after",
+        body.len(),
+        before.len(),
+        after.len()
+    );
+}
+
+/// Pins: a file rotated away (renamed out of the directory, as an archive
+/// that is then vacuumed) while a query streams is still read to its end,
+/// with both readers.
+#[test]
+fn a_file_rotated_away_mid_query() {
+    let want = journalctl_everything(&fixture().journal_dir);
+    for reader in [JournalReader::Native, JournalReader::Journalctl] {
+        let dir = scratch(&format!("rotate-{reader:?}"));
+        let src = fixture().journal_dir.join("system.journal");
+        std::fs::copy(&src, dir.join("system.journal")).unwrap();
+        let addr = fixture().serve(ServeArgs {
+            journal_dir: Some(dir.clone()),
+            journal_reader: Some(reader),
+            ..ServeArgs::default()
+        });
+        let away = fixture()
+            .base
+            .join(format!("rotated-away-{reader:?}.journal"));
+        let body = read_slowly(addr, Duration::from_millis(1), || {
+            std::fs::rename(dir.join("system.journal"), &away).unwrap();
+            std::fs::remove_file(&away).unwrap();
+        });
+        assert!(
+            body == want,
+            "{reader:?}: {} of {} bytes",
+            body.len(),
+            want.len()
+        );
+    }
+}
+
+/// A pattern the native reader does not run (PCRE2 and Rust's regex read
+/// `$` differently) is answered by journalctl, byte for byte; with the
+/// native-only server (its journalctl prints `NOT-NATIVE`) it shows that
+/// the fallback ran.
+#[test]
+fn what_the_native_reader_cannot_do_falls_back_to_journalctl() {
+    let q = "query=kubelet&pattern=seq%3D1%24";
+    let resp = http::get(fixture().addr, &format!("/logs/?{q}"));
+    assert_eq!(resp.status, 200);
+    let want = fixture().kubelet_journalctl(&["--unit=kubelet", "--grep=seq=1$"]);
+    assert!(resp.body == want, "{}", resp.text());
+    let native_only = fixture().reader_addrs()[0].1;
+    let resp = http::get(native_only, &format!("/logs/?{q}"));
+    assert_eq!(resp.text(), "NOT-NATIVE\n");
+}
