@@ -188,6 +188,7 @@ async fn accept_loop(
                         uri = ?logged_uri(&uri),
                         status,
                         ms,
+                        "request"
                     );
                 }
                 let pace = activity.response();
