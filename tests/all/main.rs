@@ -5,6 +5,7 @@
 mod connections;
 mod dropin;
 mod files;
+mod garbage;
 mod hybrid_overlay;
 mod journal;
 mod kubectl;
