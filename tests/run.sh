@@ -21,3 +21,6 @@ for tool in journalctl kubectl; do
 done
 
 cargo test --workspace --locked
+
+# The systemd unit and the Kubernetes manifests (installs the pip tools it needs).
+deploy/check.sh

@@ -17,8 +17,19 @@ kubelet would, byte for byte, but every log source (journald, files under the lo
 WebAssembly component that can only run the programs and read the paths its grant allows."
 )]
 pub struct Cli {
+    /// How log lines are written to stderr: `text` for people, `json`
+    /// (one object per line) for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

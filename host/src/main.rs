@@ -3,19 +3,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use nodelogd::cli::{Cli, Command, PluginsCommand};
+use nodelogd::cli::{Cli, Command, LogFormat, PluginsCommand};
 use nodelogd::config::Config;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("NODELOGD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     let result = match cli.command {
         Command::Plugins(PluginsCommand::List { config, json }) => {
             tokio::runtime::Builder::new_current_thread()
@@ -42,6 +36,25 @@ fn main() -> ExitCode {
             eprintln!("nodelogd: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs go to stderr (journald and the container runtime collect it),
+/// filtered by `NODELOGD_LOG` (default `info`).
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("NODELOGD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // One JSON object per line, with the current span (`conn`, the
+        // client's address) so that each line stands alone.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
 }
 

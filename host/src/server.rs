@@ -273,6 +273,7 @@ impl Server {
                         uri = ?logged_uri(&uri),
                         status,
                         ms,
+                        "request"
                     );
                 }
                 if let Some(pending) = &mut audit {

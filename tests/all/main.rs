@@ -7,6 +7,7 @@ mod auth;
 mod connections;
 mod dropin;
 mod files;
+mod garbage;
 mod hybrid_overlay;
 mod journal;
 mod kubectl;
