@@ -300,8 +300,9 @@ pub struct ServeArgs {
 
     /// Service queries allowed to run at once for one authenticated user
     /// (all anonymous requests are one user); more wait up to
-    /// --queue-wait-ms, then get 429. [default: half of
-    /// --max-concurrent-queries]
+    /// --queue-wait-ms, then get 429. Requests through the API server all
+    /// carry its identity, so a cap here caps the API server too.
+    /// [default: --max-concurrent-queries, no cap of its own]
     #[arg(long, value_name = "N")]
     pub max_queries_per_user: Option<usize>,
 }

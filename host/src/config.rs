@@ -294,10 +294,13 @@ impl Config {
             max_concurrent_queries,
             args.max_queries_per_client.or(file.max_queries_per_client),
         )
+        // No share of its own by default: every request through the API
+        // server is one user (its kubelet-client identity), which must
+        // not get only part of the slots.
         .with_per_user(
             args.max_queries_per_user
                 .or(file.max_queries_per_user)
-                .unwrap_or(max_concurrent_queries / 2),
+                .unwrap_or(max_concurrent_queries),
         );
         let files = limits(
             args.max_file_requests

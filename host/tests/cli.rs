@@ -67,7 +67,9 @@ fn serving(child: &mut Child) -> (String, BufReader<ChildStderr>) {
             "no colour codes into a pipe: {line:?}"
         );
         if let Some(at) = line.find("local_addr=") {
-            return (line[at + "local_addr=".len()..].trim().to_string(), stderr);
+            let rest = &line[at + "local_addr=".len()..];
+            let addr = rest.split_whitespace().next().unwrap_or_default();
+            return (addr.to_string(), stderr);
         }
     }
 }
@@ -185,7 +187,7 @@ fn plugins_list_shows_every_plugin_with_its_grant() {
     );
     let file_at = text.find("file (built in)").expect(&text);
     assert!(text.contains("  reads \"/\" under the log root"), "{text}");
-    assert!(text.contains("nodelogd:plugin@0.1.0"), "{text}");
+    assert!(text.contains("nodelogd:plugin@0.1.1"), "{text}");
     if let Some(journald_at) = text.find("journald (built in)") {
         assert!(journald_at < file_at, "journald is asked first: {text}");
         assert!(
@@ -200,7 +202,7 @@ fn plugins_list_shows_every_plugin_with_its_grant() {
         .unwrap();
     let json = String::from_utf8(out.stdout).unwrap();
     assert!(
-        json.trim_start().starts_with('[') && json.contains("\"wit-version\": \"0.1.0\""),
+        json.trim_start().starts_with('[') && json.contains("\"wit-version\": \"0.1.1\""),
         "{json}"
     );
 }
@@ -333,7 +335,9 @@ fn serves_health_and_stops_on_sigterm() {
     let config = dir.join("nodelogd.toml");
     std::fs::write(
         &config,
-        "listen = \"127.0.0.1:0\"\nlog-dir = \"/nonexistent\"\nnode-name = \"from-file\"\n",
+        // Open access, said in the file: its security keys are read too.
+        "listen = \"127.0.0.1:0\"\nlog-dir = \"/nonexistent\"\nnode-name = \"from-file\"\n\
+         anonymous-auth = true\nauthorization-mode = \"AlwaysAllow\"\n",
     )
     .unwrap();
     let mut child = Served(

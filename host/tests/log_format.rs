@@ -61,6 +61,8 @@ fn json_log_lines_parse_and_carry_each_request() {
         .arg(&log_dir)
         .arg("--cache-dir")
         .arg(&cache)
+        // Open access, said explicitly: this test is about the log lines.
+        .args(["--anonymous-auth=true", "--authorization-mode=AlwaysAllow"])
         .env_remove("NODELOGD_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

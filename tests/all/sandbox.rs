@@ -268,17 +268,8 @@ fn a_large_file_reads_back_whole_through_the_file_plugin() {
         .map(|i| b"0123456789abcdef\n"[(i % 17) as usize] ^ ((i / 17 % 7) as u8))
         .collect();
     std::fs::write(root.join("readahead.log"), &content).unwrap();
-    let args = ServeArgs {
-        listen: Some(([127, 0, 0, 1], 0).into()),
-        log_dir: Some(root),
-        journal_dir: Some(fixture().journal_dir.clone()),
-        cache_dir: Some(plugin_cache()),
-        ..Default::default()
-    };
-    let config = nodelogd::config::Config::load(args).unwrap();
-    let running = runtime().block_on(nodelogd::start(config)).unwrap();
-    let resp = nodelogd_tests::http::get(running.local_addr, "/logs/?query=readahead");
+    let addr = fixture().serve_root(&root, ServeArgs::default());
+    let resp = nodelogd_tests::http::get(addr, "/logs/?query=readahead");
     assert_eq!(resp.status, 200);
     assert!(resp.body == content, "{} bytes back", resp.body.len());
-    std::mem::forget(running);
 }

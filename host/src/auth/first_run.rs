@@ -70,20 +70,28 @@ pub fn generate(path: &Path) -> Result<TokenFile, FirstRunError> {
     let mut bytes = [0u8; TOKEN_BYTES];
     getrandom::fill(&mut bytes).map_err(FirstRunError::Random)?;
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-        _ => {}
+    // Written beside the target and renamed over it: a second nodelogd
+    // starting at the same moment cannot make this one fail, and readers
+    // never see a half-written token. create_new and O_NOFOLLOW: never
+    // through a link someone planted.
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let write = || {
+        // Left by a crashed run with this pid, perhaps; a link is removed,
+        // never followed.
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        file.write_all(format!("{token}\n").as_bytes())?;
+        std::fs::rename(&tmp, path)
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
     }
-    // create_new and O_NOFOLLOW: never through a link someone planted.
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(io)?;
-    file.write_all(format!("{token}\n").as_bytes())
-        .map_err(io)?;
     let user = User {
         name: GENERATED_USER.into(),
         uid: String::new(),

@@ -10,6 +10,7 @@
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -40,7 +41,11 @@ pub fn component(
     let compiled = engine.precompile_component(wasm)?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating cache directory {}", dir.display()))?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per process and per call: servers started at once in one
+    // process (the tests do) compile the same plugin into the same cache.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}.{n}", std::process::id()));
     std::fs::write(&tmp, &compiled)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .with_context(|| format!("writing {}", path.display()))?;
