@@ -14,10 +14,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nodelogd::cli::ServeArgs;
-use nodelogd_tests::certs::{Ca, Issued};
 use nodelogd_tests::clients;
 use nodelogd_tests::fixture::runtime;
 use nodelogd_tests::http;
+use nodelogd_tests::pki::{Ca, Issued};
 
 use crate::fixture;
 
@@ -309,7 +309,7 @@ fn rotation_keeps_open_streams_and_serves_the_new_certificate() {
     let https = Https::start("rotation", ServeArgs::default());
     let everything = fixture().kubelet_journalctl(&["--unit=kubelet"]);
     runtime().block_on(async {
-        assert_eq!(served_leaf(&https).await, https.server.der.to_vec());
+        assert_eq!(served_leaf(&https).await, https.server.cert.to_vec());
         // A stream larger than the windows, so it is still running below.
         let tcp = tokio::net::TcpStream::connect(https.addr).await.unwrap();
         let tls = clients::tls_connect(tcp, https.ca.der(), None, &[b"h2"])
@@ -328,7 +328,7 @@ fn rotation_keeps_open_streams_and_serves_the_new_certificate() {
         let rotated = https.ca.server();
         install(&https.dir, &rotated);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while served_leaf(&https).await != rotated.der.to_vec() {
+        while served_leaf(&https).await != rotated.cert.to_vec() {
             assert!(
                 Instant::now() < deadline,
                 "the new certificate was not served"
@@ -346,7 +346,7 @@ fn rotation_keeps_open_streams_and_serves_the_new_certificate() {
         // A certificate that is not PEM: the rotated one stays.
         std::fs::write(https.dir.join("server.crt"), "not a certificate").unwrap();
         tokio::time::sleep(Duration::from_millis(2500)).await;
-        assert_eq!(served_leaf(&https).await, rotated.der.to_vec());
+        assert_eq!(served_leaf(&https).await, rotated.cert.to_vec());
     });
 }
 

@@ -61,7 +61,7 @@ impl ApiServerStandin {
     pub fn start(dir: &Path) -> ApiServerStandin {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
-        let ca = Ca::new();
+        let ca = Ca::new("kube-apiserver-standin-ca");
         ca.write(dir);
         let tls = ca.server_config(&ca.server());
         let state = Arc::new(State::default());

@@ -15,7 +15,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::client::TlsStream;
 
-use crate::certs::Issued;
+use crate::pki::Issued;
 
 /// The HTTP/2 connection preface and an empty SETTINGS frame: all an
 /// HTTP/2 client says before its first request.
@@ -142,7 +142,7 @@ pub async fn tls_connect(
     let mut config = match client {
         Some(issued) => builder
             .with_client_auth_cert(
-                vec![issued.der.clone()],
+                vec![issued.cert.clone()],
                 PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap(),
             )
             .unwrap(),

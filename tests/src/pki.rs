@@ -1,12 +1,17 @@
 //! Certificates for tests, generated with rcgen: a CA, a server
-//! certificate for `localhost` and 127.0.0.1, client certificates; and the
-//! rustls server configuration of a stand-in that serves with them.
+//! certificate for `localhost` and 127.0.0.1, client certificates naming a
+//! user (CN) and a group (O), valid or expired; and the rustls server
+//! configuration of a stand-in that serves with them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub struct Ca {
     issuer: CertifiedIssuer<'static, KeyPair>,
@@ -16,30 +21,32 @@ pub struct Ca {
 pub struct Issued {
     pub cert: CertificateDer<'static>,
     pub cert_pem: String,
-    key: KeyPair,
+    pub key_pem: String,
 }
 
 impl Issued {
     pub fn key_der(&self) -> PrivateKeyDer<'static> {
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.serialize_der()))
+        PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).unwrap()
     }
 
-    /// Writes `NAME.crt` and `NAME.key` (PEM) into `dir`.
+    /// Writes `NAME.crt` and `NAME.key` (PEM) into `dir`; returns their
+    /// paths.
     pub fn write(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-        let (cert, key) = (
-            dir.join(format!("{name}.crt")),
-            dir.join(format!("{name}.key")),
-        );
+        let cert = dir.join(format!("{name}.crt"));
+        let key = dir.join(format!("{name}.key"));
         std::fs::write(&cert, &self.cert_pem).unwrap();
-        std::fs::write(&key, self.key.serialize_pem()).unwrap();
+        std::fs::write(&key, &self.key_pem).unwrap();
         (cert, key)
     }
 }
 
 impl Ca {
-    pub fn new() -> Ca {
+    /// A new CA (a new key) whose certificate's CN is `name`.
+    pub fn new(name: &str) -> Ca {
         let mut params = CertificateParams::new(vec![]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
         Ca { issuer }
     }
@@ -65,15 +72,20 @@ impl Ca {
         params
             .subject_alt_names
             .push(SanType::IpAddress([127, 0, 0, 1].into()));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         self.issue(params)
     }
 
-    /// A client certificate; `common_name` is the user Kubernetes sees.
-    pub fn client(&self, common_name: Option<&str>) -> Issued {
-        let mut params = CertificateParams::new(vec![]).unwrap();
-        if let Some(cn) = common_name {
-            params.distinguished_name.push(DnType::CommonName, cn);
-        }
+    /// A client certificate: user `user`, in `group` if given.
+    pub fn client(&self, user: &str, group: Option<&str>) -> Issued {
+        self.issue(client_params(user, group))
+    }
+
+    /// The same, expired years ago.
+    pub fn expired_client(&self, user: &str, group: Option<&str>) -> Issued {
+        let mut params = client_params(user, group);
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
         self.issue(params)
     }
 
@@ -83,7 +95,7 @@ impl Ca {
         Issued {
             cert_pem: cert.pem(),
             cert: cert.der().clone(),
-            key,
+            key_pem: key.serialize_pem(),
         }
     }
 
@@ -110,8 +122,14 @@ impl Ca {
     }
 }
 
-impl Default for Ca {
-    fn default() -> Self {
-        Ca::new()
+fn client_params(user: &str, group: Option<&str>) -> CertificateParams {
+    let mut params = CertificateParams::new(vec![]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, user);
+    if let Some(group) = group {
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, group);
     }
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params
 }

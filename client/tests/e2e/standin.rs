@@ -82,9 +82,9 @@ pub fn start(name: &str, nodes: Vec<StandinNode>) -> Standin {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
 
-    let ca = Ca::new();
+    let ca = Ca::new("kube-apiserver-standin-ca");
     ca.write(&dir);
-    ca.client(None).write(&dir, "client");
+    ca.client("node-logs-client", None).write(&dir, "client");
     let token = "standin-token";
     let requests = Arc::new(Mutex::new(Vec::new()));
     let state = Arc::new(State {
