@@ -47,15 +47,8 @@ serve() {
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
 
-# median SECONDS of RUNS runs of a shell command
-median() {
-  local times=() t0 t1
-  for _ in $(seq "$RUNS"); do
-    t0=$(date +%s.%N); bash -c "$1" >/dev/null; t1=$(date +%s.%N)
-    times+=("$(echo "$t1 - $t0" | bc -l)")
-  done
-  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
-}
+# median and the like, shared by the bench scripts
+source "$root/bench/lib.sh"
 
 url=http://127.0.0.1:$PORT/logs/
 jc="journalctl --directory=$journal --utc --no-pager --output=short-precise"
