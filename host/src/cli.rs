@@ -71,7 +71,7 @@ pub enum PluginsCommand {
     },
 }
 
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     /// TOML file with any of the settings below, spelled as the flags
     /// without the dashes (`listen = "127.0.0.1:10260"`, `log-dir = ...`).

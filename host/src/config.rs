@@ -143,7 +143,7 @@ impl PluginGrant {
 const MAX_SECONDS: u64 = 24 * 60 * 60;
 
 /// What one client and all clients together may hold (see `server`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnLimits {
     /// From accept to the first complete request head.
     pub header_timeout: Duration,
@@ -158,7 +158,7 @@ pub struct ConnLimits {
 }
 
 /// HTTPS: the PEM files, reloaded when they change (see `server::tls`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     /// `--tls-cert-file`: the server's certificate, then its chain.
     pub cert: PathBuf,

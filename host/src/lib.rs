@@ -23,6 +23,7 @@ pub mod config;
 mod files;
 pub mod logroot;
 pub mod plugins;
+mod reload;
 mod reply;
 mod route;
 pub mod runtime;
@@ -46,9 +47,9 @@ use config::{Config, Security};
 use logroot::LogRoot;
 /// The query parameters, shared with the client as the `nodelogd-query` crate.
 pub use nodelogd_query as query;
+pub use reload::{Reloader, Running};
 use route::App;
 use runtime::{PluginSpec, Runtime};
-pub use server::Running;
 
 /// The only environment variables journalctl gets (when set in nodelogd's
 /// own environment): `LANG`, `LC_ALL`, `LC_CTYPE` and `LC_TIME`, for its
@@ -62,43 +63,90 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 }
 
 /// [`start`], with `extra` plugins asked before the built-in ones (tests
-/// use it to serve a misbehaving plugin over HTTP).
+/// use it to serve a misbehaving plugin over HTTP). A reload does not keep
+/// them: it loads what the configuration names.
 pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Result<Running> {
-    // Before the plugins load (seconds): a bad token file fails at once.
-    let guard = guard(&config.security, &config.node_name).await?;
+    // Before the plugins load (seconds): an unreadable certificate fails at once.
     let tls = config.tls.clone().map(server::tls::Tls::load).transpose()?;
-    let log_root = open_log_root(&config)?;
-    let host = host_programs(&config);
+    let app = Arc::new(build_app(&config, extra, None).await?);
+    let (apps, current) = tokio::sync::watch::channel(app);
+    let server = server::listen(
+        config.listen,
+        current,
+        config.connections.clone(),
+        tls.clone(),
+    )
+    .await?;
+    Ok(Running::new(
+        server,
+        reload::Reloader::new(config, apps, tls),
+    ))
+}
+
+/// The state a request uses, built from `config`: at start (`previous` is
+/// `None`) and at each reload, from the state in force. What must outlive
+/// a reload is carried over from `previous` here.
+async fn build_app(
+    config: &Config,
+    extra: Vec<PluginSpec>,
+    previous: Option<(&Config, &App)>,
+) -> anyhow::Result<App> {
+    // Before the plugins load (seconds): a bad token file fails at once.
+    let guard = guard(&config.security, &config.node_name, previous).await?;
+    let log_root = open_log_root(config)?;
+    let host = host_programs(config);
     let mut specs = extra;
-    for plugin in plugins::resolve(&config, &host, &log_root)? {
+    for plugin in plugins::resolve(config, &host, &log_root)? {
         specs.push(plugin.into_spec()?);
     }
-    let runtime = load_runtime(&config, specs).await?;
+    let runtime = load_runtime(config, specs).await?;
     tracing::info!(node = %config.node_name, log_dir = %log_root.path().display(), "plugins loaded");
+    // Opened anew at each reload, so a rotated audit log is reopened.
     let audit = match &config.audit_log_path {
         Some(path) => audit::Log::open(path)
             .with_context(|| format!("opening the audit log {}", path.display()))?,
         None => audit::Log::off(),
     };
-    let app = App {
+    // Kept while the limits stay the same: requests already running hold
+    // their slots in them. New limits start counting afresh.
+    let admission = |limits, kept: Option<&Arc<Admission>>| {
+        kept.cloned()
+            .unwrap_or_else(|| Arc::new(Admission::new(limits)))
+    };
+    let kept_queries = previous
+        .filter(|(old, _)| old.queries == config.queries)
+        .map(|(_, app)| &app.queries);
+    let kept_files = previous
+        .filter(|(old, _)| old.files == config.files)
+        .map(|(_, app)| &app.files);
+    Ok(App {
         audit,
         log_root,
         runtime,
         deadline: config.deadline,
-        queries: Admission::new(config.queries),
-        files: Admission::new(config.files),
+        queries: admission(config.queries, kept_queries),
+        files: admission(config.files, kept_files),
         guard,
         gating: config.security.gating,
-    };
-    server::listen(config.listen, app, config.connections, tls).await
+    })
 }
 
 /// Authentication and authorization as configured: the token file read
 /// (or the first-run token generated), the API server's reviewers set up.
-async fn guard(security: &Security, node_name: &str) -> anyhow::Result<Guard> {
+async fn guard(
+    security: &Security,
+    node_name: &str,
+    previous: Option<(&Config, &App)>,
+) -> anyhow::Result<Guard> {
     let authn = &security.authn;
+    // A reload keeps the first-run token: a new one would lock out
+    // whoever read the file.
+    let generated = previous
+        .filter(|(old, _)| old.security.authn.generated_token_file == authn.generated_token_file)
+        .and_then(|(_, app)| app.guard.authn.tokens.clone());
     let tokens = match (&authn.token_auth_file, &authn.generated_token_file) {
         (Some(path), _) => Some(TokenFile::read(path)?),
+        (None, Some(_)) if generated.is_some() => generated,
         (None, Some(path)) => {
             let tokens = auth::first_run::generate(path)?;
             tracing::warn!(

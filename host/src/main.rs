@@ -1,10 +1,13 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use nodelogd::Reloader;
 use nodelogd::cli::{Cli, Command, LogFormat, PluginsCommand};
 use nodelogd::config::Config;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -59,28 +62,48 @@ fn init_logging(format: LogFormat) {
 }
 
 fn serve(args: nodelogd::cli::ServeArgs) -> anyhow::Result<()> {
-    let config = Config::load(args)?;
+    let config = Config::load(args.clone())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         // Before the plugins load (seconds), so no signal finds the default
-        // action, which is to die without draining.
+        // action, which is to die without draining. A SIGHUP that arrives
+        // meanwhile reloads once serving has started.
         ignore_signals()?;
+        let hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
         let shutdown = shutdown_signal()?;
         let running = nodelogd::start(config).await?;
+        tokio::spawn(reload_on_hangup(hangup, running.reloader(), args));
         running.until(shutdown).await;
         Ok(())
     })
 }
 
-/// SIGHUP, SIGUSR1 and SIGUSR2 are logged and otherwise ignored until
-/// nodelogd gives them a meaning (reload, for one): their default action
-/// would kill it mid-response.
+/// Each SIGHUP reloads the configuration. Signals that arrive during a
+/// reload are coalesced (tokio delivers them as one): one more reload
+/// follows, which reads whatever changed meanwhile.
+async fn reload_on_hangup(
+    mut hangup: Signal,
+    reloader: Arc<Reloader>,
+    args: nodelogd::cli::ServeArgs,
+) {
+    while hangup.recv().await.is_some() {
+        tracing::info!(signal = "SIGHUP", "reloading the configuration");
+        if let Err(e) = reloader.reload(&args).await {
+            // Escaped: the text may quote the config file or a plugin.
+            tracing::error!(
+                error = ?format!("{e:#}"),
+                "reload failed; serving on with the configuration in force"
+            );
+        }
+    }
+}
+
+/// SIGUSR1 and SIGUSR2 are logged and otherwise ignored until nodelogd
+/// gives them a meaning: their default action would kill it mid-response.
 fn ignore_signals() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
     for (kind, name) in [
-        (SignalKind::hangup(), "SIGHUP"),
         (SignalKind::user_defined1(), "SIGUSR1"),
         (SignalKind::user_defined2(), "SIGUSR2"),
     ] {
@@ -99,7 +122,6 @@ fn ignore_signals() -> anyhow::Result<()> {
 /// on the future's first poll left a window in which SIGTERM still had its
 /// default action and killed nodelogd without draining.
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     Ok(async move {

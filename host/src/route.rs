@@ -32,10 +32,11 @@ pub struct App {
     pub log_root: Arc<LogRoot>,
     pub runtime: Runtime,
     pub deadline: Duration,
-    /// Service queries running at once (each may run journalctl).
-    pub queries: Admission,
-    /// File requests (raw files and listings) running at once.
-    pub files: Admission,
+    /// Service queries running at once (each may run journalctl); kept
+    /// across a reload that does not change its limits.
+    pub queries: Arc<Admission>,
+    /// File requests (raw files and listings) running at once; the same.
+    pub files: Arc<Admission>,
     /// Authentication and authorization, before anything else.
     pub guard: Guard,
     pub gating: Gating,

@@ -75,11 +75,11 @@ impl Running {
     }
 }
 
-/// Serves `app` on `addr`, over TLS when `tls` is given (its files are
-/// then watched for changes as long as the server runs).
+/// Serves the `app` in force on `addr`, over TLS when `tls` is given
+/// (its files are then watched for changes as long as the server runs).
 pub async fn listen(
     addr: SocketAddr,
-    app: App,
+    app: watch::Receiver<Arc<App>>,
     limits: ConnLimits,
     tls: Option<Arc<Tls>>,
 ) -> anyhow::Result<Running> {
@@ -108,7 +108,8 @@ pub async fn listen(
 
 /// Everything the connections share.
 struct Server {
-    app: App,
+    /// Swapped by a reload; each request keeps the one it started with.
+    app: watch::Receiver<Arc<App>>,
     limits: ConnLimits,
     admission: Arc<Admission>,
     budget: Arc<Budget>,
@@ -237,10 +238,11 @@ impl Server {
                 req.extensions_mut().insert(identity.clone());
             }
             let server = server.clone();
+            let app = server.app.borrow().clone();
             // Recorded when the response ends, or here if the client
             // leaves before it starts (the future is dropped).
             let mut audit = route::audited(req.uri().path())
-                .then(|| server.app.audit.begin(peer.ip(), &req))
+                .then(|| app.audit.begin(peer.ip(), &req))
                 .flatten();
             if let Some(pending) = &audit {
                 req.extensions_mut().insert(pending.handle());
@@ -254,8 +256,7 @@ impl Server {
                 let resp = match head_limits::check(&req) {
                     Some(refused) => refused,
                     None => {
-                        stream::with_budget(server.budget.clone(), route::handle(&server.app, req))
-                            .await
+                        stream::with_budget(server.budget.clone(), route::handle(&app, req)).await
                     }
                 };
                 let status = resp.status().as_u16();

@@ -33,6 +33,7 @@ pub enum TokenFileError {
 
 /// The tokens of a token file, kept only as SHA-256 digests so that a
 /// memory dump or a debug print shows none of them.
+#[derive(Clone)]
 pub struct TokenFile {
     entries: Vec<([u8; 32], User)>,
 }

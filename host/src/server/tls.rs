@@ -7,7 +7,8 @@
 //! A reload swaps the configuration that the next handshakes use; open
 //! connections keep theirs, so their streams run on undisturbed. Files
 //! that do not make a configuration (half-written, a key that does not
-//! match the certificate) leave the last good one in place.
+//! match the certificate) leave the last good one in place. SIGHUP reads
+//! them at once (`stage`, then `put_in_force`, see `reload`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -128,24 +129,49 @@ impl Tls {
             Err(e) => return state.report(&e),
         };
         match contents.config(&self.files) {
-            Ok(config) => {
-                tracing::info!(cert = ?self.files.cert, "TLS files reloaded");
-                *state = State {
-                    config,
-                    loaded: contents,
-                    failed: None,
-                    last_error: None,
-                };
-            }
+            Ok(config) => state.put_in_force(&self.files, contents, config),
             Err(e) => {
                 state.failed = Some(contents);
                 state.report(&e);
             }
         }
     }
+
+    /// Reads the files now and makes their configuration, without putting
+    /// it in force: a reload does that only once all else has loaded too.
+    /// Blocking (three small files).
+    pub fn stage(&self) -> Result<Staged, TlsError> {
+        let contents = Contents::read(&self.files)?;
+        let config = contents.config(&self.files)?;
+        Ok(Staged { contents, config })
+    }
+
+    /// The next handshakes use `staged`.
+    pub fn put_in_force(&self, staged: Staged) {
+        self.state()
+            .put_in_force(&self.files, staged.contents, staged.config);
+    }
+}
+
+/// A configuration read from the files, not yet in force.
+pub struct Staged {
+    contents: Contents,
+    config: Arc<ServerConfig>,
 }
 
 impl State {
+    fn put_in_force(&mut self, files: &TlsFiles, contents: Contents, config: Arc<ServerConfig>) {
+        if contents != self.loaded {
+            tracing::info!(cert = ?files.cert, "TLS files reloaded");
+        }
+        *self = State {
+            config,
+            loaded: contents,
+            failed: None,
+            last_error: None,
+        };
+    }
+
     /// Logs why the files do not load, once for as long as that lasts.
     fn report(&mut self, e: &TlsError) {
         let text = e.to_string();
