@@ -146,3 +146,50 @@ fn restart_needed(settings: &'static str) {
         "changed in the configuration, but this takes a restart: keeping the running value"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(dir: &std::path::Path, file: &str) -> ServeArgs {
+        let config = dir.join("config.toml");
+        std::fs::write(&config, file).unwrap();
+        ServeArgs {
+            config: Some(config),
+            cache_dir: Some("none".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn settings_held_by_the_server_keep_their_running_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let running = Config::load(args(dir.path(), "")).unwrap();
+        let changed = args(
+            dir.path(),
+            "listen = \"127.0.0.1:1\"\nidle-timeout-seconds = 5\ndeadline-seconds = 7\n",
+        );
+        let config = load(&changed, &running).unwrap();
+        assert_eq!(config.listen, running.listen);
+        assert_eq!(config.connections, running.connections);
+        // Per request: taken.
+        assert_eq!(config.deadline, std::time::Duration::from_secs(7));
+    }
+
+    /// Pins: checked against the file's own (loopback) address, a file
+    /// that dropped authentication would have been taken by a server that
+    /// still listens on every interface.
+    #[test]
+    fn the_address_served_is_the_one_security_is_checked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut running = Config::load(args(dir.path(), "")).unwrap();
+        running.listen = ([0, 0, 0, 0], 10260).into();
+        let loopback = args(
+            dir.path(),
+            "listen = \"127.0.0.1:10260\"\nanonymous-auth = true\nauthorization-mode = \"AlwaysAllow\"\n",
+        );
+        assert!(Config::load(loopback.clone()).is_ok());
+        let err = load(&loopback, &running).unwrap_err();
+        assert!(format!("{err:#}").contains("0.0.0.0"), "{err:#}");
+    }
+}

@@ -308,3 +308,72 @@ fn a_dropped_in_plugin_is_served_after_sighup_and_a_broken_one_changes_nothing()
     assert!(failed.contains("broken"), "{failed}");
     assert!(served(&nodelogd));
 }
+
+/// A CA and server certificates for `localhost` it signs, each with a key
+/// of its own.
+struct Ca(rcgen::CertifiedIssuer<'static, rcgen::KeyPair>);
+
+impl Ca {
+    fn new() -> Ca {
+        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        Ca(rcgen::CertifiedIssuer::self_signed(params, key).unwrap())
+    }
+
+    /// Writes a new server certificate and its key as `tls.crt` and
+    /// `tls.key` into `dir`; returns the certificate (DER).
+    fn issue_into(&self, dir: &Path) -> Vec<u8> {
+        let params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.0).unwrap();
+        std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
+        std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
+        cert.der().to_vec()
+    }
+
+    /// The certificate `addr` presents in a TLS handshake (DER).
+    fn served_by(&self, addr: &str) -> Vec<u8> {
+        use rustls::pki_types::ServerName;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.0.der().clone()).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut conn = rustls::ClientConnection::new(config.into(), name).unwrap();
+        let mut tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        conn.peer_certificates().unwrap()[0].to_vec()
+    }
+}
+
+/// Pins: new certificates were taken only by the once-a-second poll; a
+/// SIGHUP read nothing. (The poll may also see them during the reload: the
+/// point is that they are in force once the reload says so.)
+#[test]
+fn new_tls_files_are_in_force_once_sighup_has_reloaded() {
+    let dir = scratch("reload-tls", "token");
+    let ca = Ca::new();
+    let first = ca.issue_into(&dir);
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    let nodelogd = Nodelogd::start(
+        &dir,
+        &[
+            "--tls-cert-file",
+            cert.to_str().unwrap(),
+            "--tls-private-key-file",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(ca.served_by(&nodelogd.addr) == first);
+    let second = ca.issue_into(&dir);
+    assert!(nodelogd.reload().contains("configuration reloaded"));
+    assert!(ca.served_by(&nodelogd.addr) == second);
+}
