@@ -377,3 +377,41 @@ fn new_tls_files_are_in_force_once_sighup_has_reloaded() {
     assert!(nodelogd.reload().contains("configuration reloaded"));
     assert!(ca.served_by(&nodelogd.addr) == second);
 }
+
+/// The lines of `path` once it has `n` of them (the audit writer is a
+/// thread of its own), within a few seconds.
+fn lines_of(path: &Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(String::from).collect();
+        if lines.len() >= n || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Pins: the audit log was opened once, so a rotated one (renamed) went
+/// on being written under its old name until a restart.
+#[test]
+fn sighup_reopens_a_rotated_audit_log() {
+    let dir = scratch("reload-audit", "token");
+    std::fs::write(dir.join("log/a.log"), "hello\n").unwrap();
+    let audit = dir.join("audit.log");
+    let nodelogd = Nodelogd::start(&dir, &["--audit-log-path", audit.to_str().unwrap()]);
+    assert_eq!(nodelogd.get("/logs/a.log?before", "token").0, 200);
+    assert_eq!(lines_of(&audit, 1).len(), 1);
+    let rotated = dir.join("audit.log.1");
+    std::fs::rename(&audit, &rotated).unwrap();
+    assert!(nodelogd.reload().contains("configuration reloaded"));
+    assert_eq!(nodelogd.get("/logs/a.log?after", "token").0, 200);
+    let now = lines_of(&audit, 1);
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert!(now[0].contains("after"), "{now:?}");
+    let before = lines_of(&rotated, 1);
+    assert!(
+        before.len() == 1 && before[0].contains("before"),
+        "{before:?}"
+    );
+}
