@@ -38,7 +38,8 @@ trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 serve() {
   "$bin/nodelogd" serve --listen "127.0.0.1:$PORT" --log-dir "$work/empty-log" \
     --journal-dir "$journal" --cache-dir "$work/cache" --deadline-seconds 3600 \
-    --max-concurrent-queries 32 --max-queries-per-client 32 "$@" 2>>"$work/nodelogd.log" &
+    --max-concurrent-queries 32 --max-queries-per-client 32 \
+    --anonymous-auth=true --authorization-mode=AlwaysAllow "$@" 2>>"$work/nodelogd.log" &
   pid=$!
   pids+=("$pid")
   for _ in $(seq 200); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.05; done

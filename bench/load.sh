@@ -11,7 +11,8 @@
 #
 # usage: bench/load.sh [DURATION=30] [ENTRIES=100000]
 # NODELOGD_OPEN_ARGS: the flags that open nodelogd to anyone on loopback
-#   (once authentication exists: --anonymous-auth=true --authorization-mode=AlwaysAllow).
+#   (by default --anonymous-auth=true --authorization-mode=AlwaysAllow, so
+#   that wrk needs no token; nodelogd refuses them off loopback).
 # NODELOGD_LIMIT_ARGS: admission limits, raised by default to the 64
 #   connections so that wrk measures serving, not 429s; set it empty to
 #   measure the defaults (their 429s then count as errors).
@@ -19,7 +20,7 @@
 set -euo pipefail
 DURATION=${1:-30}
 ENTRIES=${2:-100000}
-NODELOGD_OPEN_ARGS=${NODELOGD_OPEN_ARGS-}
+NODELOGD_OPEN_ARGS=${NODELOGD_OPEN_ARGS---anonymous-auth=true --authorization-mode=AlwaysAllow}
 NODELOGD_LIMIT_ARGS=${NODELOGD_LIMIT_ARGS---max-concurrent-queries 64 --max-queries-per-client 64 --max-file-requests 64 --max-file-requests-per-client 64}
 PORT_N=${BENCH_PORT:-10298}
 PORT_G=$((PORT_N + 1))
