@@ -9,10 +9,9 @@ use std::path::PathBuf;
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let plugins = manifest_dir.join("plugins");
-    println!(
-        "cargo:rerun-if-changed={}",
-        plugins.join("misbehave").display()
-    );
+    for plugin in ["misbehave", "unit-reader"] {
+        println!("cargo:rerun-if-changed={}", plugins.join(plugin).display());
+    }
     println!(
         "cargo:rerun-if-changed={}",
         manifest_dir.join("../wit").display()
@@ -21,6 +20,10 @@ fn main() {
     println!(
         "cargo:rustc-env=NODELOGD_TEST_PLUGIN_MISBEHAVE={}",
         dir.join("misbehave.wasm").display()
+    );
+    println!(
+        "cargo:rustc-env=NODELOGD_TEST_PLUGIN_UNIT_READER={}",
+        dir.join("unit_reader.wasm").display()
     );
     // The drop-in examples in ../plugins (not embedded in nodelogd), built
     // as docs/plugins.md tells operators to; the same nested target as

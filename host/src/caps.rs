@@ -5,6 +5,8 @@
 
 pub mod grants;
 pub mod journal;
+mod journal_dirs;
+pub mod journal_units;
 pub(crate) mod log;
 pub mod logfile;
 pub mod process;

@@ -83,6 +83,10 @@ pub struct PluginGrant {
     pub programs: Vec<String>,
     #[serde(default)]
     pub read_roots: Vec<String>,
+    /// Journal units it may read (names or `*` globs, `"*"` for all); its
+    /// manifest's `[journal] units` must fall within them.
+    #[serde(default)]
+    pub journal_units: Vec<String>,
     /// Skip the plugin, with an error, when it cannot load, instead of
     /// refusing to start.
     #[serde(default)]

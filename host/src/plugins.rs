@@ -22,7 +22,10 @@ use sha2::{Digest, Sha256};
 pub use builtin::BUILTIN;
 pub use limits::EffectiveLimits;
 
+use crate::caps::journal::{JournalAccess, JournalGrant};
+use crate::caps::journal_units::UnitGrant;
 use crate::caps::{Grants, HostPrograms, Manifest, grants};
+use crate::cli::JournalReader;
 use crate::config::Config;
 use crate::logroot::LogRoot;
 use crate::runtime::PluginSpec;
@@ -67,6 +70,23 @@ fn claims(manifest: &Manifest) -> anyhow::Result<Vec<Regex>> {
         .iter()
         .map(|c| grants::claim_pattern(c))
         .collect()
+}
+
+/// The journal grant for what `manifest` requests (its units, checked
+/// against the operator's grant by the caller), over the journal the
+/// host's configuration names.
+fn journal_grant(config: &Config, manifest: &Manifest) -> anyhow::Result<Option<JournalGrant>> {
+    let Some(request) = &manifest.journal else {
+        return Ok(None);
+    };
+    let access = match config.journal_reader {
+        JournalReader::Native => JournalAccess::new(config.journal_dir.as_deref()),
+        JournalReader::Journalctl => JournalAccess::Off,
+    };
+    Ok(Some(JournalGrant {
+        access,
+        units: UnitGrant::new(&request.units)?,
+    }))
 }
 
 pub fn sha256_hex(wasm: &[u8]) -> String {

@@ -37,7 +37,7 @@ fn sleep_path() -> &'static str {
 
 /// A plugin directory for `test`: each plugin is (name, manifest after its
 /// name, wasm bytes); `config` follows `plugin-dir` in the config file.
-fn setup(test: &str, plugins: &[(&str, &str, &[u8])], config: &str) -> ServeArgs {
+pub(crate) fn setup(test: &str, plugins: &[(&str, &str, &[u8])], config: &str) -> ServeArgs {
     let base = fixture().base.join("dropin").join(test);
     let _ = std::fs::remove_dir_all(&base);
     let dir = base.join("plugins");
@@ -69,14 +69,14 @@ fn serve(args: ServeArgs) -> SocketAddr {
     fixture().serve(args)
 }
 
-fn refusal(args: ServeArgs) -> String {
+pub(crate) fn refusal(args: ServeArgs) -> String {
     match fixture().try_serve_with(args, Vec::new()) {
         Ok(addr) => panic!("start-up must fail, but nodelogd serves on {addr}"),
         Err(err) => format!("{err:#}"),
     }
 }
 
-fn get(addr: SocketAddr, service: &str) -> http::Response {
+pub(crate) fn get(addr: SocketAddr, service: &str) -> http::Response {
     http::get(addr, &format!("/logs/?query={service}"))
 }
 

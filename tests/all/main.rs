@@ -10,6 +10,7 @@ mod files;
 mod garbage;
 mod hybrid_overlay;
 mod journal;
+mod journal_grants;
 mod kubectl;
 mod limits;
 mod native_journal;

@@ -218,3 +218,39 @@ fn what_the_native_reader_cannot_do_falls_back_to_journalctl() {
     let resp = http::get(native_only, &format!("/logs/?{q}"));
     assert_eq!(resp.text(), "NOT-NATIVE\n");
 }
+
+/// A host without journalctl: with the native reader, the journald source
+/// still answers what the reader can, and where it would fall back it
+/// says what the kubelet says when journalctl cannot run (only for the
+/// current boot). Pins the defect: the source was disabled at load (its
+/// journalctl grant could not resolve), so services fell back to files.
+#[test]
+fn without_journalctl_the_native_reader_answers_alone() {
+    let args = ServeArgs {
+        listen: Some(([127, 0, 0, 1], 0).into()),
+        log_dir: Some(fixture().logs.root.clone()),
+        journal_dir: Some(fixture().journal_dir.clone()),
+        journal_reader: Some(JournalReader::Native),
+        cache_dir: Some(fixture().base.parent().unwrap().join("plugin-cache")),
+        anonymous_auth: Some(true),
+        authorization_mode: Some(nodelogd::cli::AuthorizationMode::AlwaysAllow),
+        ..ServeArgs::default()
+    };
+    let mut config = nodelogd::config::Config::load(args).unwrap();
+    // As when journalctl is neither given nor on PATH.
+    config.journalctl = None;
+    let running = nodelogd_tests::fixture::runtime()
+        .block_on(nodelogd::start(config))
+        .unwrap();
+    let addr = running.local_addr;
+    std::mem::forget(running);
+
+    let resp = http::get(addr, "/logs/?query=kubelet");
+    assert_eq!(resp.status, 200);
+    let want = fixture().kubelet_journalctl(&["--unit=kubelet"]);
+    assert!(resp.body == want, "{}", resp.text());
+    // `seq=1$` is a pattern only journalctl runs.
+    let resp = http::get(addr, "/logs/?query=kubelet&pattern=seq%3D1%24");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.text(), "\nerror: journal output not available\n");
+}

@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 pub use error::{Error, Result};
 pub use query::{Entries, Query};
+pub use units::mangle;
 
 /// The largest decompressed field the reader accepts by default.
 pub const DEFAULT_MAX_FIELD: usize = 64 << 20;

@@ -23,7 +23,8 @@ use anyhow::{Context, bail};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::caps::journal::JournalAccess;
+use crate::caps::journal::JournalGrant;
+use crate::caps::journal_units::UnitGrant;
 use crate::logroot::LogRoot;
 
 /// A plugin's manifest (`nodelogd-plugin.toml`).
@@ -43,12 +44,20 @@ pub struct Manifest {
     /// interface), relative to it; `"/"` is the whole root.
     #[serde(default)]
     pub read_roots: Vec<String>,
-    /// The `journal` interface: the host's journal, read natively. Only
-    /// the built-in journald plugin is granted it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub journal: bool,
+    /// The `journal` interface: the host's journal, read natively, for
+    /// these units only (`journal_units`). The directories are the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<JournalRequest>,
     #[serde(default)]
     pub limits: ManifestLimits,
+}
+
+/// `[journal]` in a manifest.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct JournalRequest {
+    /// Unit names or globs (`ovs-*.service`); `["*"]` is the whole journal.
+    pub units: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -84,6 +93,9 @@ impl Manifest {
         }
         for claim in &manifest.claims {
             claim_pattern(claim)?;
+        }
+        if let Some(journal) = &manifest.journal {
+            UnitGrant::new(&journal.units)?;
         }
         Ok(manifest)
     }
@@ -194,13 +206,14 @@ pub struct ReadTarget {
 #[derive(Debug, Default)]
 pub struct Grants {
     programs: HashMap<String, Program>,
+    exec_requested: bool,
     files: Option<ReadRoots>,
     pub max_processes: u32,
     /// The plugin's own WASI environment: operator settings it reads as
     /// data (winevent's channels), empty for every other plugin.
     pub guest_env: Vec<(String, String)>,
     /// The journal, when granted (`None`: the interface is not linked).
-    pub journal: Option<JournalAccess>,
+    pub journal: Option<JournalGrant>,
 }
 
 /// Default for `max-processes`: the journald plugin needs two at once at
@@ -213,14 +226,32 @@ impl Grants {
         host: &HostPrograms,
         log_root: &Arc<LogRoot>,
     ) -> anyhow::Result<Self> {
+        let (grants, missing) = Self::resolve_provided(manifest, host, log_root)?;
+        if let Some(name) = missing.first() {
+            bail!(
+                "plugin {} requests program {name:?}, which this host does not provide",
+                manifest.name
+            );
+        }
+        Ok(grants)
+    }
+
+    /// `resolve`, granting of the requested programs those the host
+    /// provides; the names of the others. The `process` interface stays
+    /// linked, so a plugin that can do without a program (the journald
+    /// plugin with the native reader, without journalctl) still loads and
+    /// is told `not granted` when it tries to run one.
+    pub fn resolve_provided(
+        manifest: &Manifest,
+        host: &HostPrograms,
+        log_root: &Arc<LogRoot>,
+    ) -> anyhow::Result<(Self, Vec<String>)> {
         let mut programs = HashMap::new();
+        let mut missing = Vec::new();
         for request in &manifest.programs {
             let Some(policy) = host.get(&request.name) else {
-                bail!(
-                    "plugin {} requests program {:?}, which this host does not provide",
-                    manifest.name,
-                    request.name
-                );
+                missing.push(request.name.clone());
+                continue;
             };
             let compile = |rules: &[String], kind: &str| {
                 rules
@@ -240,8 +271,9 @@ impl Grants {
                 },
             );
         }
-        Ok(Grants {
+        let grants = Grants {
             programs,
+            exec_requested: !manifest.programs.is_empty(),
             files: (!manifest.read_roots.is_empty())
                 .then(|| -> anyhow::Result<_> {
                     Ok(ReadRoots {
@@ -260,11 +292,14 @@ impl Grants {
                 .unwrap_or(DEFAULT_MAX_PROCESSES),
             guest_env: Vec::new(),
             journal: None,
-        })
+        };
+        Ok((grants, missing))
     }
 
+    /// Whether the `process` interface is linked: the manifest requested
+    /// programs (granted or not: see `resolve_provided`).
     pub fn may_exec(&self) -> bool {
-        !self.programs.is_empty()
+        self.exec_requested
     }
 
     pub fn may_read_logs(&self) -> bool {

@@ -7,6 +7,11 @@
 //! (which services, which options) and falls back to journalctl when the
 //! reader says `unsupported`.
 //!
+//! What a plugin may read is its `JournalGrant`: the journal's place is
+//! the host's, the units are the manifest's within the operator's grant
+//! (`journal_units`), checked here on every query's unit names before the
+//! reader starts, never by filtering its output.
+//!
 //! Each query runs on a thread of its own, which fills batches ahead into
 //! a channel two deep, so reading overlaps with the plugin and the client;
 //! it stops when the plugin drops the query (or the request's store goes
@@ -21,6 +26,8 @@ use nodelogd_journal::{Error, Journal, Query};
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::component::Resource;
 
+use crate::caps::journal_dirs::SystemJournal;
+use crate::caps::journal_units::UnitGrant;
 use crate::runtime::State;
 use crate::runtime::bindings::nodelogd::plugin::journal::{self, JournalError, JournalQuery};
 
@@ -46,26 +53,97 @@ const MAX_PATTERN_BYTES: usize = 64 << 10;
 pub enum JournalAccess {
     /// `--journal-reader=journalctl`: every query is `unsupported`.
     Off,
-    /// The directories to read.
-    Dirs(Arc<[PathBuf]>),
+    /// `--journal-dir`: that directory, as `journalctl --directory` reads it.
+    Dir(PathBuf),
+    /// The system journal, as journalctl finds it by default.
+    System(Arc<SystemJournal>),
 }
 
 impl JournalAccess {
-    /// `--journal-dir`, or the system journal as journalctl reads it by
-    /// default (this machine's directories under /var/log/journal and
-    /// /run/log/journal).
+    /// `--journal-dir`, or the system journal.
     pub fn new(journal_dir: Option<&Path>) -> Self {
-        let dirs = match journal_dir {
-            Some(dir) => vec![dir.to_path_buf()],
-            None => {
-                let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
-                ["/var/log/journal", "/run/log/journal"]
-                    .iter()
-                    .map(|d| Path::new(d).join(machine.trim()))
-                    .collect()
+        match journal_dir {
+            Some(dir) => JournalAccess::Dir(dir.to_path_buf()),
+            None => JournalAccess::System(Arc::new(SystemJournal::local())),
+        }
+    }
+
+    /// What to open now: directories and files.
+    fn paths(&self) -> Vec<PathBuf> {
+        match self {
+            JournalAccess::Off => Vec::new(),
+            JournalAccess::Dir(dir) => vec![dir.clone()],
+            JournalAccess::System(system) => system.files(),
+        }
+    }
+}
+
+/// The journal as granted to one plugin: where it is, and which units.
+#[derive(Debug, Clone)]
+pub struct JournalGrant {
+    pub access: JournalAccess,
+    pub units: UnitGrant,
+}
+
+/// The one field `field-values` answers under a unit grant: the unit
+/// names, filtered to the granted ones. Any other field's values (command
+/// lines, hostnames, messages) would come from every unit's entries.
+const UNIT_FIELD: &str = "_SYSTEMD_UNIT";
+
+impl JournalGrant {
+    /// Refuses a query for a unit outside the grant, checked on the names
+    /// as the reader will look them up (mangled), and a query for the whole
+    /// journal unless every unit is granted.
+    fn check_units(&self, units: &[String]) -> Result<(), JournalError> {
+        if self.units.is_all() {
+            return Ok(());
+        }
+        let granted = || self.units.patterns().join(" ");
+        if units.is_empty() {
+            return Err(JournalError::Refused(format!(
+                "this plugin may read only the journal units {}, not the whole journal",
+                granted()
+            )));
+        }
+        for unit in units {
+            let name = match nodelogd_journal::mangle(unit) {
+                Ok(name) => name,
+                Err(Error::Unsupported(_)) => {
+                    return Err(JournalError::Refused(format!(
+                        "unit {unit:?}: globs and paths are refused under a grant of units {}",
+                        granted()
+                    )));
+                }
+                Err(e) => return Err(journal_error(e)),
+            };
+            if !self.units.allows(&name) {
+                return Err(JournalError::Refused(format!(
+                    "unit {name:?} is not granted to this plugin (its journal units: {})",
+                    granted()
+                )));
             }
-        };
-        JournalAccess::Dirs(dirs.into())
+        }
+        Ok(())
+    }
+
+    fn check_field(&self, name: &str) -> Result<(), JournalError> {
+        if self.units.is_all() || name == UNIT_FIELD {
+            return Ok(());
+        }
+        Err(JournalError::Refused(format!(
+            "field {name:?}: a plugin granted only some units may list {UNIT_FIELD} only"
+        )))
+    }
+
+    /// The values this plugin may see: under a unit grant, its own units.
+    fn filter_values(&self, values: Vec<String>) -> Vec<String> {
+        if self.units.is_all() {
+            return values;
+        }
+        values
+            .into_iter()
+            .filter(|v| self.units.allows(v))
+            .collect()
     }
 }
 
@@ -115,22 +193,19 @@ fn query_of(q: JournalQuery) -> Result<Query, JournalError> {
     })
 }
 
-fn open(dirs: &[PathBuf]) -> Result<Journal, Error> {
-    // A default directory that does not exist (no persistent journal) is
-    // no error, as for journalctl.
-    let dirs: Vec<PathBuf> = dirs.iter().filter(|d| d.exists()).cloned().collect();
-    Journal::open_with_limit(&dirs, MAX_FIELD)
+fn open(access: &JournalAccess) -> Result<Journal, Error> {
+    Journal::open_with_limit(&access.paths(), MAX_FIELD)
 }
 
 /// The reader thread: starts the query, reports whether it started, then
 /// sends batches until the output ends or nobody wants it.
 fn run(
-    dirs: Arc<[PathBuf]>,
+    access: JournalAccess,
     q: Query,
     started: oneshot::Sender<Result<(), JournalError>>,
     batches: mpsc::Sender<Result<Vec<u8>, JournalError>>,
 ) {
-    let entries = open(&dirs).and_then(|j| j.query(&q));
+    let entries = open(&access).and_then(|j| j.query(&q));
     let mut entries = match entries {
         Ok(e) => {
             let _ = started.send(Ok(()));
@@ -165,8 +240,8 @@ fn run(
     }
 }
 
-fn values(dirs: &[PathBuf], field: &str) -> Result<Vec<String>, JournalError> {
-    let journal = open(dirs).map_err(journal_error)?;
+fn values(access: &JournalAccess, field: &str) -> Result<Vec<String>, JournalError> {
+    let journal = open(access).map_err(journal_error)?;
     let values = journal
         .field_values(field, MAX_FIELD_VALUES)
         .map_err(journal_error)?;
@@ -185,12 +260,15 @@ fn is_field_name(name: &str) -> bool {
 }
 
 impl State {
-    fn journal_dirs(&self) -> Result<Arc<[PathBuf]>, JournalError> {
+    fn journal_grant(&self) -> Result<&JournalGrant, JournalError> {
         match &self.grants.journal {
-            Some(JournalAccess::Dirs(dirs)) => Ok(dirs.clone()),
-            Some(JournalAccess::Off) => Err(JournalError::Unsupported(
+            Some(JournalGrant {
+                access: JournalAccess::Off,
+                ..
+            }) => Err(JournalError::Unsupported(
                 "the native journal reader is off (--journal-reader=journalctl)".into(),
             )),
+            Some(grant) => Ok(grant),
             None => Err(JournalError::Failed(
                 "the journal is not granted to this plugin".into(),
             )),
@@ -203,8 +281,12 @@ impl journal::Host for State {
         &mut self,
         q: JournalQuery,
     ) -> wasmtime::Result<Result<Resource<JournalEntries>, JournalError>> {
-        let dirs = match self.journal_dirs() {
-            Ok(d) => d,
+        let access = self.journal_grant().and_then(|g| {
+            g.check_units(&q.units)?;
+            Ok(g.access.clone())
+        });
+        let access = match access {
+            Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
         if self.journal_queries >= MAX_QUERIES {
@@ -220,7 +302,7 @@ impl journal::Host for State {
         let (tx, batches) = mpsc::channel(2);
         let spawned = std::thread::Builder::new()
             .name("journal-query".into())
-            .spawn(move || run(dirs, q, started_tx, tx));
+            .spawn(move || run(access, q, started_tx, tx));
         if let Err(e) = spawned {
             return Ok(Err(JournalError::Failed(format!(
                 "starting the reader: {e}"
@@ -243,8 +325,8 @@ impl journal::Host for State {
         &mut self,
         name: String,
     ) -> wasmtime::Result<Result<Vec<String>, JournalError>> {
-        let dirs = match self.journal_dirs() {
-            Ok(d) => d,
+        let grant = match self.journal_grant() {
+            Ok(g) => g.clone(),
             Err(e) => return Ok(Err(e)),
         };
         if !is_field_name(&name) {
@@ -252,7 +334,13 @@ impl journal::Host for State {
                 "{name:?} is not a journal field name"
             ))));
         }
-        let found = tokio::task::spawn_blocking(move || values(&dirs, &name)).await;
+        if let Err(e) = grant.check_field(&name) {
+            return Ok(Err(e));
+        }
+        let found = tokio::task::spawn_blocking(move || {
+            values(&grant.access, &name).map(|v| grant.filter_values(v))
+        })
+        .await;
         Ok(found.unwrap_or_else(|e| Err(JournalError::Failed(e.to_string()))))
     }
 }

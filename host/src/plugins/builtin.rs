@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
-use super::{EffectiveLimits, Origin, Resolved, sha256_hex};
+use super::{EffectiveLimits, Origin, Resolved, journal_grant, sha256_hex};
 use crate::caps::journal::JournalAccess;
 use crate::caps::{Grants, HostPrograms, Manifest};
-use crate::cli::JournalReader;
 use crate::config::Config;
 use crate::logroot::LogRoot;
 
@@ -39,7 +38,8 @@ pub const BUILTIN: [Builtin; 3] = [
 
 /// Resolves each built-in plugin's grant against what the host provides.
 /// A plugin whose request cannot be met is left out with a warning (a node
-/// without journalctl still serves files). `[plugins.NAME]` in the config
+/// without journalctl still serves files), but for journald with the
+/// native reader, which then answers alone. `[plugins.NAME]` in the config
 /// may only tighten a built-in's limits.
 pub fn resolve(
     config: &Config,
@@ -51,26 +51,38 @@ pub fn resolve(
         let manifest = Manifest::parse(builtin.manifest)?;
         let grant = config.plugins.get(&manifest.name);
         if let Some(g) = grant
-            && (g.sha256.is_some() || !g.programs.is_empty() || !g.read_roots.is_empty())
+            && (g.sha256.is_some()
+                || !g.programs.is_empty()
+                || !g.read_roots.is_empty()
+                || !g.journal_units.is_empty())
         {
             bail!(
-                "[plugins.{}]: a built-in plugin's programs, read roots and code are fixed; only its limits may be set",
+                "[plugins.{}]: a built-in plugin's programs, read roots, journal units and code are fixed; only its limits may be set",
                 manifest.name
             );
         }
-        let mut grants = match Grants::resolve(&manifest, host, log_root) {
-            Ok(grants) => grants,
-            Err(e) => {
-                tracing::warn!("log source {} disabled: {e:#}", manifest.name);
+        let journal = journal_grant(config, &manifest)?;
+        let (mut grants, missing) = Grants::resolve_provided(&manifest, host, log_root)?;
+        if !missing.is_empty() {
+            // With the native reader, journald answers without journalctl
+            // what the reader can, and where it would fall back says what
+            // the kubelet says when journalctl cannot run.
+            let native = journal
+                .as_ref()
+                .is_some_and(|j| !matches!(j.access, JournalAccess::Off));
+            if !native {
+                tracing::warn!(
+                    "log source {} disabled: this host does not provide {missing:?}",
+                    manifest.name
+                );
                 continue;
             }
-        };
-        if manifest.journal {
-            grants.journal = Some(match config.journal_reader {
-                JournalReader::Native => JournalAccess::new(config.journal_dir.as_deref()),
-                JournalReader::Journalctl => JournalAccess::Off,
-            });
+            tracing::warn!(
+                "log source {}: this host does not provide {missing:?}; only the native journal reader answers",
+                manifest.name
+            );
         }
+        grants.journal = journal;
         if let Some(channels) = grant.and_then(|g| g.channels.as_ref()) {
             // Joined with `,`, which a channel name cannot hold (config).
             grants.guest_env = vec![(CHANNELS_VAR.into(), channels.join(","))];

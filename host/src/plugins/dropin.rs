@@ -1,8 +1,8 @@
 //! Dropped-in plugins: `NAME.wasm` with its manifest `NAME.toml` in the
 //! plugin directory, each loaded only as `[plugins.NAME]` in the config
 //! grants. Deny by default: a plugin without a grant, or requesting a
-//! program or read root its grant does not name, or whose sha256 is not
-//! the pinned one, is refused, with every reason.
+//! program, read root or journal unit its grant does not name, or whose
+//! sha256 is not the pinned one, is refused, with every reason.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
-use super::{BUILTIN, EffectiveLimits, Origin, Resolved, sha256_hex};
+use super::{BUILTIN, EffectiveLimits, Origin, Resolved, journal_grant, sha256_hex};
 use crate::caps::grants::read_root;
+use crate::caps::journal_units::UnitGrant;
 use crate::caps::{Grants, HostPrograms, Manifest};
 use crate::config::{Config, PluginGrant};
 use crate::logroot::LogRoot;
@@ -74,7 +75,7 @@ pub fn resolve(
             .unwrap_or_default();
         seen.push(name.clone());
         let grant = config.plugins.get(&name);
-        match load(&wasm, None, &name, grant, host, log_root, &builtin_names) {
+        match load(&wasm, None, &name, config, host, log_root, &builtin_names) {
             Ok(plugin) => resolved.push((grant.map_or(0, |g| g.priority), plugin)),
             Err(r) if grant.is_some_and(|g| g.optional) => {
                 tracing::error!(plugin = ?name, reasons = ?r.reasons, "optional plugin skipped")
@@ -108,11 +109,12 @@ pub fn load(
     wasm_path: &Path,
     manifest_path: Option<&Path>,
     name: &str,
-    grant: Option<&PluginGrant>,
+    config: &Config,
     host: &HostPrograms,
     log_root: &Arc<LogRoot>,
     builtin_names: &[String],
 ) -> Result<Resolved, Refused> {
+    let grant = config.plugins.get(name);
     let mut reasons = Vec::new();
     let refuse = |reasons: Vec<String>| Refused {
         plugin: name.to_string(),
@@ -163,8 +165,10 @@ pub fn load(
     }
     let limits = EffectiveLimits::new(&manifest.limits, Some(grant.limits()));
     manifest.limits = limits.as_manifest();
-    let grants =
+    let mut grants =
         Grants::resolve(&manifest, host, log_root).map_err(|e| refuse(vec![format!("{e:#}")]))?;
+    grants.journal =
+        journal_grant(config, &manifest).map_err(|e| refuse(vec![format!("{e:#}")]))?;
     Ok(Resolved {
         origin: Origin::Dropin(wasm_path.to_path_buf()),
         manifest,
@@ -206,5 +210,30 @@ fn refused_requests(manifest: &Manifest, grant: &PluginGrant, host: &HostProgram
             reasons.push(format!("the config's grant: {e:#}"));
         }
     }
+    reasons.extend(refused_journal(manifest, grant));
     reasons
+}
+
+/// The journal units the manifest requests that the grant does not give:
+/// each must fall within one of the grant's `journal-units`.
+fn refused_journal(manifest: &Manifest, grant: &PluginGrant) -> Vec<String> {
+    let Some(request) = &manifest.journal else {
+        return Vec::new();
+    };
+    if grant.journal_units.is_empty() {
+        return vec![format!(
+            "the journal is not granted (its manifest asks for units {}; add journal-units to [plugins.{}])",
+            request.units.join(" "),
+            manifest.name
+        )];
+    }
+    match UnitGrant::new(&grant.journal_units) {
+        Ok(granted) => request
+            .units
+            .iter()
+            .filter(|u| !granted.covers(u))
+            .map(|u| format!("journal unit {u:?} is not granted"))
+            .collect(),
+        Err(e) => vec![format!("the config's grant: {e:#}")],
+    }
 }

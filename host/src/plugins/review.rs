@@ -25,6 +25,9 @@ pub struct View {
     pub claims: Vec<String>,
     pub programs: Vec<ProgramView>,
     pub read_roots: Vec<String>,
+    /// The journal units it may read (`["*"]`: the whole journal); `None`:
+    /// no journal.
+    pub journal_units: Option<Vec<String>>,
     pub limits: EffectiveLimits,
     pub optional: bool,
 }
@@ -56,6 +59,7 @@ impl View {
                 })
                 .collect(),
             read_roots: m.read_roots.clone(),
+            journal_units: plugin.grants.journal.as_ref().map(|j| j.units.patterns()),
             limits: plugin.limits.clone(),
             optional: plugin.optional,
         }
@@ -90,6 +94,15 @@ impl View {
         }
         for root in &self.read_roots {
             println!("  reads {root:?} under the log root");
+        }
+        match self.journal_units.as_deref() {
+            None => println!("  reads no journal"),
+            Some([all]) if all == "*" => println!("  reads the whole journal"),
+            Some(units) => {
+                for unit in units {
+                    println!("  reads journal unit {unit:?} (as journalctl -u)");
+                }
+            }
         }
         let l = &self.limits;
         println!(
@@ -157,6 +170,27 @@ pub fn check(
     config: Option<PathBuf>,
     json: bool,
 ) -> anyhow::Result<bool> {
+    let verdict = verdict(wasm, manifest, config)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&verdict)?);
+    } else if let Some(view) = &verdict.allowed {
+        println!("plugin {} would load with:", verdict.plugin);
+        view.print();
+    } else {
+        println!("plugin {} would be refused:", verdict.plugin);
+        for reason in &verdict.refused {
+            println!("  - {reason}");
+        }
+    }
+    Ok(verdict.allowed.is_some())
+}
+
+/// What `plugins check` prints, as data.
+pub fn verdict(
+    wasm: &Path,
+    manifest: Option<&Path>,
+    config: Option<PathBuf>,
+) -> anyhow::Result<Verdict> {
     let config = load_config(config)?;
     let log_root = crate::open_log_root(&config)?;
     let host = crate::host_programs(&config);
@@ -169,8 +203,7 @@ pub fn check(
         .iter()
         .filter_map(|b| Manifest::parse(b.manifest).ok().map(|m| m.name))
         .collect();
-    let grant = config.plugins.get(&name);
-    let verdict = match dropin::load(wasm, manifest, &name, grant, &host, &log_root, &builtin) {
+    let verdict = match dropin::load(wasm, manifest, &name, &config, &host, &log_root, &builtin) {
         Ok(plugin) => {
             let (wit_version, refused) = inspect::check(&plugin.wasm, Some(&plugin.grants));
             let mut view = View::new(&plugin, &host);
@@ -194,16 +227,5 @@ pub fn check(
             }
         }
     };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&verdict)?);
-    } else if let Some(view) = &verdict.allowed {
-        println!("plugin {} would load with:", verdict.plugin);
-        view.print();
-    } else {
-        println!("plugin {} would be refused:", verdict.plugin);
-        for reason in &verdict.refused {
-            println!("  - {reason}");
-        }
-    }
-    Ok(verdict.allowed.is_some())
+    Ok(verdict)
 }

@@ -26,22 +26,46 @@ fn run(args: &[String]) -> Result<Child, SourceError> {
     program::start(JOURNALCTL, args, &[])
 }
 
-/// journalctl answering `q`, with the kubelet's arguments.
-fn journalctl(q: &Query) -> Result<Output, SourceError> {
-    let args = match argv::tail_plan(q) {
-        argv::Tail::Direct => argv::entries(q, argv::Start::Query),
-        argv::Tail::FromCursor(n) => match nth_newest_cursor(q, n)? {
-            Some(cursor) => argv::entries(q, argv::Start::Cursor(cursor)),
-            None => argv::entries(q, argv::Start::All),
-        },
+/// What the kubelet prints when it cannot run journalctl at all (not
+/// found, say), and only for the current boot.
+const UNAVAILABLE: &str = "\nerror: journal output not available\n";
+
+/// journalctl answering `q`, with the kubelet's arguments. When it cannot
+/// start (a host without journalctl grants this plugin none, and the
+/// native reader answers alone), the kubelet's answer without it.
+fn journalctl(q: &Query) -> Result<native::Source, SourceError> {
+    let started = || -> Result<Child, SourceError> {
+        let args = match argv::tail_plan(q) {
+            argv::Tail::Direct => argv::entries(q, argv::Start::Query),
+            argv::Tail::FromCursor(n) => match nth_newest_cursor(q, n)? {
+                Some(cursor) => argv::entries(q, argv::Start::Cursor(cursor)),
+                None => argv::entries(q, argv::Start::All),
+            },
+        };
+        run(&args)
     };
-    // journalctl's own exit status is deliberately ignored, as the
-    // kubelet does: whatever it printed (stderr included) is the answer.
-    Ok(Output(run(&args)?))
+    match started() {
+        // journalctl's own exit status is deliberately ignored, as the
+        // kubelet does: whatever it printed (stderr included) is the answer.
+        Ok(child) => Ok(native::Source::Journalctl(Output(child))),
+        Err(SourceError::Denied(why)) => {
+            warn(&format!("journalctl cannot run: {why}"));
+            let current_boot = q.boot.unwrap_or(0) == 0;
+            Ok(native::Source::Message(
+                current_boot.then(|| UNAVAILABLE.as_bytes().to_vec()),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn warn(message: &str) {
+    nodelogd_plugin_sdk::log::log(nodelogd_plugin_sdk::log::Level::Warn, message);
 }
 
 /// The units journald knows (`journalctl --field _SYSTEMD_UNIT`), one a
-/// line.
+/// line. Empty when journalctl cannot run: the kubelet then takes every
+/// service for a file-logged one.
 fn unit_list() -> Result<String, SourceError> {
     match journal::field_values("_SYSTEMD_UNIT") {
         Ok(units) => return Ok(units.join("\n")),
@@ -50,7 +74,15 @@ fn unit_list() -> Result<String, SourceError> {
             return Err(SourceError::Io(why));
         }
     }
-    let units = program::output(&run(&argv::unit_list())?, MAX_UNIT_LIST)?;
+    let child = match run(&argv::unit_list()) {
+        Ok(child) => child,
+        Err(SourceError::Denied(why)) => {
+            warn(&format!("journalctl cannot run: {why}"));
+            return Ok(String::new());
+        }
+        Err(e) => return Err(e),
+    };
+    let units = program::output(&child, MAX_UNIT_LIST)?;
     Ok(String::from_utf8_lossy(&units).into_owned())
 }
 
@@ -80,7 +112,7 @@ impl Guest for Journald {
     fn open(q: Query) -> Result<LogStream, SourceError> {
         let stream = match native::open(&q)? {
             Some(stream) => stream,
-            None => native::journalctl_stream(journalctl(&q)?),
+            None => native::Stream::of(journalctl(&q)?),
         };
         Ok(LogStream::new(stream))
     }

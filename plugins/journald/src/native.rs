@@ -35,11 +35,12 @@ pub fn query(q: &Query) -> JournalQuery {
 }
 
 /// Where a query's output comes from.
-enum Source {
+pub enum Source {
     Native(Entries),
     Journalctl(Output),
     /// journalctl's one line before it exits (its stderr, which the
-    /// kubelet returns as the body); taken once.
+    /// kubelet returns as the body), or the kubelet's own when journalctl
+    /// cannot run; taken once.
     Message(Option<Vec<u8>>),
 }
 
@@ -69,11 +70,13 @@ pub fn open(q: &Query) -> Result<Option<Stream>, SourceError> {
     }))
 }
 
-/// journalctl's output as a stream.
-pub fn journalctl_stream(output: Output) -> Stream {
-    Stream {
-        source: RefCell::new(Source::Journalctl(output)),
-        fallback: RefCell::new(None),
+impl Stream {
+    /// journalctl's answer as a stream.
+    pub fn of(source: Source) -> Stream {
+        Stream {
+            source: RefCell::new(source),
+            fallback: RefCell::new(None),
+        }
     }
 }
 
@@ -97,7 +100,7 @@ impl GuestLogStream for Stream {
             (Ok(b), _) => Ok(b),
             (Err(JournalError::Unsupported(why)), Some(q)) => {
                 debug(&why);
-                *source = Source::Journalctl(crate::journalctl(&q)?);
+                *source = crate::journalctl(&q)?;
                 drop(source);
                 self.next_batch(max_bytes)
             }
