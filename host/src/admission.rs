@@ -71,10 +71,19 @@ impl Limits {
     }
 }
 
-/// No slot within the wait, or no room to wait: answer 429.
-#[derive(Debug, thiserror::Error)]
-#[error("no free slot")]
-pub struct Busy;
+/// No slot within the wait, or no room to wait: answer 429. Which slot
+/// was still missing when the wait ran out says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Busy {
+    #[error("all of the client address's slots are taken")]
+    ClientAddress,
+    #[error("all of the user's slots are taken")]
+    User,
+    #[error("all slots are taken")]
+    AllSlots,
+    #[error("too many requests are waiting")]
+    QueueFull,
+}
 
 pub struct Admission {
     limits: Limits,
@@ -133,18 +142,26 @@ impl Admission {
         }
         let _queued = self.queue()?;
         // Shares already taken are kept while the rest are waited for.
+        let mut waiting_for = Busy::AllSlots;
         let acquire = async {
-            for (share, request) in shares.iter_mut().zip(&requests) {
+            let scopes = [Busy::ClientAddress, Busy::User];
+            for ((share, request), scope) in shares.iter_mut().zip(&requests).zip(scopes) {
                 if share.is_none() {
+                    waiting_for = scope;
                     let slot = request.slots.clone().acquire_owned().await;
-                    *share = Some(slot.map_err(|_| Busy)?);
+                    *share = Some(slot.map_err(|_| scope)?);
                 }
             }
-            self.total.clone().acquire_owned().await.map_err(|_| Busy)
+            waiting_for = Busy::AllSlots;
+            self.total
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| Busy::AllSlots)
         };
         let total = tokio::time::timeout(self.limits.wait, acquire)
             .await
-            .map_err(|_| Busy)??;
+            .map_err(|_| waiting_for)??;
         Ok(admitted(total, shares.map(Option::unwrap), requests))
     }
 
@@ -165,7 +182,7 @@ impl Admission {
     fn queue(&self) -> Result<Queued, Busy> {
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.limits.queue {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(Busy);
+            return Err(Busy::QueueFull);
         }
         Ok(Queued(self.waiting.clone()))
     }

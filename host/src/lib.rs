@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 mod files;
 pub mod logroot;
+pub mod metrics;
 pub mod plugins;
 mod reply;
 mod route;
@@ -44,6 +45,7 @@ use caps::{HostPrograms, ProgramPolicy};
 use cli::AuthorizationMode;
 use config::{Config, Security};
 use logroot::LogRoot;
+use metrics::Metrics;
 /// The query parameters, shared with the client as the `nodelogd-query` crate.
 pub use nodelogd_query as query;
 use route::App;
@@ -64,6 +66,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 /// [`start`], with `extra` plugins asked before the built-in ones (tests
 /// use it to serve a misbehaving plugin over HTTP).
 pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Result<Running> {
+    // Once per server, before anything it counts.
+    let metrics = Arc::new(Metrics::new());
     // Before the plugins load (seconds): a bad token file fails at once.
     let guard = guard(&config.security, &config.node_name).await?;
     let tls = config.tls.clone().map(server::tls::Tls::load).transpose()?;
@@ -74,6 +78,9 @@ pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Resul
         specs.push(plugin.into_spec()?);
     }
     let runtime = load_runtime(&config, specs).await?;
+    for _ in 0..runtime.load_failures() {
+        metrics.plugin_load_failed();
+    }
     tracing::info!(node = %config.node_name, log_dir = %log_root.path().display(), "plugins loaded");
     let audit = match &config.audit_log_path {
         Some(path) => audit::Log::open(path)
@@ -89,6 +96,8 @@ pub async fn start_with(config: Config, extra: Vec<PluginSpec>) -> anyhow::Resul
         files: Admission::new(config.files),
         guard,
         gating: config.security.gating,
+        metrics,
+        metrics_open: config.metrics_open_on_loopback,
     };
     server::listen(config.listen, app, config.connections, tls).await
 }

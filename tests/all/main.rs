@@ -12,6 +12,7 @@ mod hybrid_overlay;
 mod journal;
 mod kubectl;
 mod limits;
+mod metrics;
 mod native_journal;
 mod native_journal_http;
 mod plugin_faults;
