@@ -253,7 +253,11 @@ mod tests {
         let adm = admission(4, 2, 500);
         let _a1 = adm.admit(A, "u").await.unwrap();
         let _a2 = adm.admit(A, "u").await.unwrap();
-        assert!(adm.admit(A, "u").await.is_err(), "A is over its own cap");
+        assert_eq!(
+            adm.admit(A, "u").await.err(),
+            Some(Busy::ClientAddress),
+            "A is over its own cap"
+        );
         let _b1 = adm.admit(B, "v").await.unwrap();
         let _b2 = adm.admit(B, "v").await.unwrap();
     }
@@ -263,9 +267,26 @@ mod tests {
         let adm = Admission::new(Limits::new(4, 4, Duration::from_millis(500)).with_per_user(2));
         let _a = adm.admit(A, "u").await.unwrap();
         let _b = adm.admit(B, "u").await.unwrap();
-        assert!(adm.admit(A, "u").await.is_err(), "u is over its own cap");
-        assert!(adm.admit(B, "u").await.is_err(), "from any address");
+        assert_eq!(
+            adm.admit(A, "u").await.err(),
+            Some(Busy::User),
+            "u is over its own cap"
+        );
+        assert_eq!(
+            adm.admit(B, "u").await.err(),
+            Some(Busy::User),
+            "from any address"
+        );
         let _other = adm.admit(A, "v").await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_says_which_slot_was_missing() {
+        let adm = admission(2, 1, 100);
+        let _a = adm.admit(A, "u").await.unwrap();
+        let _b = adm.admit(B, "v").await.unwrap();
+        let c = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
+        assert_eq!(adm.admit(c, "w").await.err(), Some(Busy::AllSlots));
     }
 
     #[tokio::test(start_paused = true)]
@@ -294,8 +315,9 @@ mod tests {
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
         let started = tokio::time::Instant::now();
-        assert!(
-            adm.admit(B, "v").await.is_err(),
+        assert_eq!(
+            adm.admit(B, "v").await.err(),
+            Some(Busy::QueueFull),
             "the fifth waiter is refused"
         );
         assert_eq!(started.elapsed(), Duration::ZERO, "at once");

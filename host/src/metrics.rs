@@ -231,7 +231,7 @@ impl Metrics {
         );
         r.register(
             "authentications",
-            "Requests by how they were authenticated (anonymous, client_certificate, static_token, token_review), or failed",
+            "Requests by how they were authenticated (anonymous, client-certificate, static-token, token-review), or failed",
             m.authentications.clone(),
         );
         r.register(
@@ -407,5 +407,40 @@ pub struct InFlight(Gauge);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_conventions_and_labels_are_the_enumerated_ones() {
+        let metrics = Metrics::new();
+        metrics.request_ended(&Ended {
+            kind: Kind::File,
+            status: Some(200),
+            bytes: 5,
+            duration: Duration::from_millis(20),
+            first_byte: Some(Duration::from_millis(2)),
+            outcome: Outcome::Completed,
+            auth_method: Some("anonymous"),
+            decision: Some(Decision::Allowed),
+        });
+        metrics.throttled(Kind::Query, &Busy::QueueFull);
+        let text = metrics.encode();
+        for line in [
+            "# TYPE nodelogd_requests_total counter",
+            r#"nodelogd_requests_total{kind="file",code="200"} 1"#,
+            "# TYPE nodelogd_request_duration_seconds histogram",
+            r#"nodelogd_request_duration_seconds_bucket{kind="file",le="0.025"} 1"#,
+            r#"nodelogd_response_body_bytes_total{kind="file"} 5"#,
+            r#"nodelogd_throttled_requests_total{kind="query",reason="queue_full"} 1"#,
+            r#"nodelogd_authentications_total{result="anonymous"} 1"#,
+            r#"nodelogd_authorizations_total{decision="allowed"} 1"#,
+            "# TYPE nodelogd_build_info gauge",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
     }
 }
