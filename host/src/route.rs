@@ -172,7 +172,8 @@ const LOG_ROOT: &str = "log-root";
 async fn admit_file(app: &App, client: IpAddr, user: &str) -> Result<Permit, Response<Body>> {
     app.files.admit(client, user).await.map_err(|busy| {
         app.metrics.throttled(Kind::File, &busy);
-        reply::too_many_requests("too many file requests are running; try again later")
+        let text = "too many file requests are running; try again later";
+        kind(Kind::File, reply::too_many_requests(text))
     })
 }
 
@@ -183,9 +184,9 @@ fn kind(kind: Kind, mut resp: Response<Body>) -> Response<Body> {
     resp
 }
 
-/// `/metrics`: GET (or HEAD) only, nothing of the request read.
+/// `/metrics`: GET only, nothing of the request read.
 fn metrics<B>(app: &App, req: &Request<B>) -> Response<Body> {
-    let resp = if req.method() == Method::GET || req.method() == Method::HEAD {
+    let resp = if req.method() == Method::GET {
         reply::full(StatusCode::OK, metrics::CONTENT_TYPE, app.metrics.encode())
     } else {
         reply::method_not_allowed("GET")
