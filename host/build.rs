@@ -4,6 +4,8 @@
 //! `nodelogd_plugin_<name>.wasm` to embed those instead (packaging, or
 //! tools that run build scripts often).
 
+#[path = "build/build_info.rs"]
+mod build_info;
 #[path = "build/nested_cargo.rs"]
 mod nested_cargo;
 
@@ -13,6 +15,7 @@ const PLUGINS: [&str; 3] = ["journald", "winevent", "file"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    build_info::emit(&manifest_dir.join(".."));
     let plugins = manifest_dir.join("../plugins");
     for watched in PLUGINS.iter().chain(&["sdk"]) {
         println!("cargo:rerun-if-changed={}", plugins.join(watched).display());

@@ -71,10 +71,19 @@ impl Limits {
     }
 }
 
-/// No slot within the wait, or no room to wait: answer 429.
-#[derive(Debug, thiserror::Error)]
-#[error("no free slot")]
-pub struct Busy;
+/// No slot within the wait, or no room to wait: answer 429. Which slot
+/// was still missing when the wait ran out says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Busy {
+    #[error("all of the client address's slots are taken")]
+    ClientAddress,
+    #[error("all of the user's slots are taken")]
+    User,
+    #[error("all slots are taken")]
+    AllSlots,
+    #[error("too many requests are waiting")]
+    QueueFull,
+}
 
 pub struct Admission {
     limits: Limits,
@@ -133,18 +142,26 @@ impl Admission {
         }
         let _queued = self.queue()?;
         // Shares already taken are kept while the rest are waited for.
+        let mut waiting_for = Busy::AllSlots;
         let acquire = async {
-            for (share, request) in shares.iter_mut().zip(&requests) {
+            let scopes = [Busy::ClientAddress, Busy::User];
+            for ((share, request), scope) in shares.iter_mut().zip(&requests).zip(scopes) {
                 if share.is_none() {
+                    waiting_for = scope;
                     let slot = request.slots.clone().acquire_owned().await;
-                    *share = Some(slot.map_err(|_| Busy)?);
+                    *share = Some(slot.map_err(|_| scope)?);
                 }
             }
-            self.total.clone().acquire_owned().await.map_err(|_| Busy)
+            waiting_for = Busy::AllSlots;
+            self.total
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| Busy::AllSlots)
         };
         let total = tokio::time::timeout(self.limits.wait, acquire)
             .await
-            .map_err(|_| Busy)??;
+            .map_err(|_| waiting_for)??;
         Ok(admitted(total, shares.map(Option::unwrap), requests))
     }
 
@@ -165,7 +182,7 @@ impl Admission {
     fn queue(&self) -> Result<Queued, Busy> {
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.limits.queue {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(Busy);
+            return Err(Busy::QueueFull);
         }
         Ok(Queued(self.waiting.clone()))
     }
@@ -236,7 +253,11 @@ mod tests {
         let adm = admission(4, 2, 500);
         let _a1 = adm.admit(A, "u").await.unwrap();
         let _a2 = adm.admit(A, "u").await.unwrap();
-        assert!(adm.admit(A, "u").await.is_err(), "A is over its own cap");
+        assert_eq!(
+            adm.admit(A, "u").await.err(),
+            Some(Busy::ClientAddress),
+            "A is over its own cap"
+        );
         let _b1 = adm.admit(B, "v").await.unwrap();
         let _b2 = adm.admit(B, "v").await.unwrap();
     }
@@ -246,9 +267,26 @@ mod tests {
         let adm = Admission::new(Limits::new(4, 4, Duration::from_millis(500)).with_per_user(2));
         let _a = adm.admit(A, "u").await.unwrap();
         let _b = adm.admit(B, "u").await.unwrap();
-        assert!(adm.admit(A, "u").await.is_err(), "u is over its own cap");
-        assert!(adm.admit(B, "u").await.is_err(), "from any address");
+        assert_eq!(
+            adm.admit(A, "u").await.err(),
+            Some(Busy::User),
+            "u is over its own cap"
+        );
+        assert_eq!(
+            adm.admit(B, "u").await.err(),
+            Some(Busy::User),
+            "from any address"
+        );
         let _other = adm.admit(A, "v").await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_says_which_slot_was_missing() {
+        let adm = admission(2, 1, 100);
+        let _a = adm.admit(A, "u").await.unwrap();
+        let _b = adm.admit(B, "v").await.unwrap();
+        let c = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
+        assert_eq!(adm.admit(c, "w").await.err(), Some(Busy::AllSlots));
     }
 
     #[tokio::test(start_paused = true)]
@@ -277,8 +315,9 @@ mod tests {
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
         let started = tokio::time::Instant::now();
-        assert!(
-            adm.admit(B, "v").await.is_err(),
+        assert_eq!(
+            adm.admit(B, "v").await.err(),
+            Some(Busy::QueueFull),
             "the fifth waiter is refused"
         );
         assert_eq!(started.elapsed(), Duration::ZERO, "at once");

@@ -12,6 +12,11 @@
 //! when the client leaves before the response starts, when the request's
 //! future is dropped.
 //!
+//! The same record, for every request but `/healthz`, is what the metrics
+//! count (`metrics::Ended`) and what the one `request` line at info says
+//! (method, target, status, bytes, duration, user, sources, outcome),
+//! whether or not the audit log is on.
+//!
 //! Writing never holds a response up: records go through a bounded channel
 //! to a writer thread, and when that is full they are counted and dropped,
 //! with a warning.
@@ -24,6 +29,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::Request;
@@ -31,6 +37,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::time::Instant;
 
 use crate::auth::{AuthMethod, User};
+use crate::metrics::{Ended, Kind, Metrics};
 pub use record::{Decision, Outcome};
 use record::{Fields, Record};
 
@@ -49,24 +56,36 @@ impl Log {
         writer::Writer::open(path).map(|w| Log(Some(w)))
     }
 
-    /// The record of a request that has just arrived, unless auditing is
-    /// off.
-    pub fn begin<B>(&self, client: IpAddr, req: &Request<B>) -> Option<Pending> {
-        let writer = self.0.clone()?;
+    /// What is known of a request that has just arrived. When it ends it
+    /// is counted in `metrics`, logged (one line at info), and, when
+    /// `audited` and this log is on, written here. `target` is the
+    /// request target as logged (escaped and cut short by the caller).
+    pub fn begin<B>(
+        &self,
+        audited: bool,
+        client: IpAddr,
+        req: &Request<B>,
+        metrics: Arc<Metrics>,
+        target: String,
+    ) -> Pending {
         let fields = Arc::new(Mutex::new(Fields::new(client, req)));
-        Some(Pending {
-            writer,
+        Pending {
+            writer: self.0.clone().filter(|_| audited),
+            metrics,
+            target,
+            kind: Kind::Other,
             fields,
             started: Instant::now(),
             status: None,
+            first_byte: None,
             bytes: 0,
             ended: None,
-        })
+        }
     }
 }
 
-/// What authentication, authorization and the sources tell the audit
-/// record of a request; does nothing when auditing is off.
+/// What authentication, authorization and the sources tell the record of
+/// a request; does nothing for a request that has none (`/healthz`).
 #[derive(Clone, Default)]
 pub struct Handle(Option<Arc<Mutex<Fields>>>);
 
@@ -105,12 +124,17 @@ impl Handle {
     }
 }
 
-/// A request's record until its response ends; written when dropped.
+/// A request's record until its response ends; reported when dropped.
 pub struct Pending {
-    writer: writer::Writer,
+    /// Where the audit record goes, if anywhere.
+    writer: Option<writer::Writer>,
+    metrics: Arc<Metrics>,
+    target: String,
+    kind: Kind,
     fields: Arc<Mutex<Fields>>,
     started: Instant,
     status: Option<u16>,
+    first_byte: Option<Duration>,
     bytes: u64,
     /// How the body ended, if it did.
     ended: Option<Outcome>,
@@ -122,8 +146,18 @@ impl Pending {
         Handle(Some(self.fields.clone()))
     }
 
-    pub fn responded(&mut self, status: http::StatusCode) {
+    /// The response's head is ready: its status, and what kind of request
+    /// its handler found this to be.
+    pub fn responded(&mut self, status: http::StatusCode, kind: Kind) {
         self.status = Some(status.as_u16());
+        self.kind = kind;
+    }
+
+    fn sent(&mut self, len: usize) {
+        if len > 0 && self.first_byte.is_none() {
+            self.first_byte = Some(self.started.elapsed());
+        }
+        self.bytes += u64::try_from(len).unwrap_or(u64::MAX);
     }
 }
 
@@ -131,13 +165,41 @@ impl Drop for Pending {
     fn drop(&mut self) {
         let fields = std::mem::take(&mut *self.fields.lock().unwrap_or_else(|e| e.into_inner()));
         let outcome = Outcome::of(self.ended, self.status, &fields);
-        self.writer.write(Record::new(
-            fields,
-            self.status,
-            self.bytes,
-            self.started.elapsed(),
+        let duration = self.started.elapsed();
+        let ended = Ended {
+            kind: self.kind,
+            status: self.status,
+            bytes: self.bytes,
+            duration,
+            // An empty body's first byte is its head.
+            first_byte: self.first_byte.or(self.status.map(|_| duration)),
             outcome,
-        ));
+            auth_method: fields.auth_method,
+            decision: fields.decision,
+        };
+        self.metrics.request_ended(&ended);
+        // Request-derived values are Debug-formatted (escaped, so a URL or
+        // a user name cannot forge lines) and cut short; never a log line.
+        tracing::info!(
+            method = ?fields.method,
+            path = ?self.target,
+            status = self.status,
+            bytes = self.bytes,
+            ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            user = fields.user.as_deref().map(tracing::field::debug),
+            sources = ?fields.sources,
+            outcome = outcome.as_str(),
+            "request"
+        );
+        if let Some(writer) = &self.writer {
+            writer.write(Record::new(
+                fields,
+                self.status,
+                self.bytes,
+                duration,
+                outcome,
+            ));
+        }
     }
 }
 
@@ -145,11 +207,19 @@ impl Drop for Pending {
 pub struct Audited<B: Body> {
     inner: B,
     pending: Option<Pending>,
+    /// The body's length when known in advance (`Content-Length`).
+    length: Option<u64>,
 }
 
 impl<B: Body> Audited<B> {
-    pub fn new(inner: B, pending: Option<Pending>) -> Self {
-        Audited { inner, pending }
+    /// `length`: the response's `Content-Length`, if it has one.
+    pub fn new(inner: B, pending: Option<Pending>, length: Option<u64>) -> Self {
+        let length = inner.size_hint().exact().or(length);
+        Audited {
+            inner,
+            pending,
+            length,
+        }
     }
 }
 
@@ -166,8 +236,7 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Audited<B> {
         if let Some(pending) = &mut this.pending {
             match &polled {
                 Poll::Ready(Some(Ok(frame))) => {
-                    let len = frame.data_ref().map_or(0, |d| d.len());
-                    pending.bytes += u64::try_from(len).unwrap_or(u64::MAX);
+                    pending.sent(frame.data_ref().map_or(0, |d| d.len()));
                 }
                 Poll::Ready(Some(Err(_))) => pending.ended = Some(Outcome::Error),
                 Poll::Ready(None) => pending.ended = Some(Outcome::Completed),
@@ -189,10 +258,10 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Audited<B> {
 impl<B: Body> Drop for Audited<B> {
     fn drop(&mut self) {
         // hyper stops polling a body that says it has ended (an empty one
-        // is never polled at all).
+        // is never polled at all), or once it has sent its Content-Length.
         if let Some(pending) = &mut self.pending
             && pending.ended.is_none()
-            && self.inner.is_end_stream()
+            && (self.inner.is_end_stream() || self.length == Some(pending.bytes))
         {
             pending.ended = Some(Outcome::Completed);
         }

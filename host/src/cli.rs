@@ -201,6 +201,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub audit_log_path: Option<PathBuf>,
 
+    /// Serves /metrics without authentication or authorization, for a
+    /// scraper on this host (node-exporter style). Accepted only with
+    /// plain HTTP on a loopback --listen address; otherwise /metrics is
+    /// authorized as the kubelet's (verb get, resource nodes, subresource
+    /// metrics). [default: false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub metrics_open_on_loopback: Option<bool>,
+
     /// Lets log sources serve /logs/ at all; false answers every /logs
     /// request 405 `logs endpoint is disabled.` (the kubelet's
     /// enableSystemLogHandler). [default: true]

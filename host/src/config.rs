@@ -39,6 +39,7 @@ struct FileConfig {
     response_buffer_mib: Option<usize>,
     plugin_dir: Option<PathBuf>,
     audit_log_path: Option<PathBuf>,
+    metrics_open_on_loopback: Option<bool>,
     max_queries_per_user: Option<usize>,
     enable_system_log_handler: Option<bool>,
     enable_system_log_query: Option<bool>,
@@ -197,6 +198,8 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginGrant>,
     /// `--audit-log-path`: a file, or `-` for stderr.
     pub audit_log_path: Option<PathBuf>,
+    /// `/metrics` without authentication: plain HTTP on loopback only.
+    pub metrics_open_on_loopback: bool,
     /// `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
     /// TLS, authentication, authorization and gating.
@@ -228,6 +231,17 @@ impl Config {
                 key,
                 client_ca: security.client_ca_file.clone(),
             });
+        let metrics_open_on_loopback = args
+            .metrics_open_on_loopback
+            .or(file.metrics_open_on_loopback)
+            .unwrap_or(false);
+        if metrics_open_on_loopback && (!listen.ip().is_loopback() || tls.is_some()) {
+            bail!(
+                "--metrics-open-on-loopback needs plain HTTP on a loopback --listen address \
+                 (listening on {listen}{})",
+                if tls.is_some() { " with TLS" } else { "" }
+            );
+        }
         // Programs run with `/` as their working directory, so every path
         // handed to them (or used to start them) must be absolute.
         let journalctl = match args.journalctl.or(file.journalctl) {
@@ -356,6 +370,7 @@ impl Config {
             programs,
             plugins: file.plugins,
             audit_log_path: args.audit_log_path.or(file.audit_log_path),
+            metrics_open_on_loopback,
             tls,
             security,
         })

@@ -25,6 +25,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use crate::admission::Permit;
 use crate::logroot::{self, Entry, ListError, Listing, LogRoot, RootError};
+use crate::metrics::Kind;
 use crate::reply;
 use crate::stream::{self, Body, Closed};
 
@@ -205,6 +206,7 @@ fn respond(prepared: Prepared, name: &[u8], via: Via<'_>, permit: Permit) -> Res
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             );
+            resp.extensions_mut().insert(Kind::Listing);
             resp
         }
         Prepared::Open(e) => open_failed(name, e),

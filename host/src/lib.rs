@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 mod files;
 pub mod logroot;
+pub mod metrics;
 pub mod plugins;
 mod reload;
 mod reply;
@@ -45,6 +46,7 @@ use caps::{HostPrograms, ProgramPolicy};
 use cli::AuthorizationMode;
 use config::{Config, Security};
 use logroot::LogRoot;
+use metrics::Metrics;
 /// The query parameters, shared with the client as the `nodelogd-query` crate.
 pub use nodelogd_query as query;
 pub use reload::{Reloader, Running};
@@ -100,6 +102,14 @@ async fn build_app(
         specs.push(plugin.into_spec()?);
     }
     let runtime = load_runtime(config, specs).await?;
+    // Once per process, so that a reload does not reset what it counts.
+    let metrics = match previous {
+        Some((_, app)) => app.metrics.clone(),
+        None => Arc::new(Metrics::new()),
+    };
+    for _ in 0..runtime.load_failures() {
+        metrics.plugin_load_failed();
+    }
     tracing::info!(node = %config.node_name, log_dir = %log_root.path().display(), "plugins loaded");
     // Opened anew at each reload, so a rotated audit log is reopened.
     let audit = match &config.audit_log_path {
@@ -128,6 +138,8 @@ async fn build_app(
         files: admission(config.files, kept_files),
         guard,
         gating: config.security.gating,
+        metrics,
+        metrics_open: config.metrics_open_on_loopback,
     })
 }
 

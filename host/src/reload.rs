@@ -78,6 +78,13 @@ impl Reloader {
     /// Loads the configuration `args` name and puts it in force, or leaves
     /// the one in force untouched and says why.
     pub async fn reload(&self, args: &ServeArgs) -> anyhow::Result<()> {
+        let metrics = self.apps.borrow().metrics.clone();
+        let result = self.try_reload(args).await;
+        metrics.reloaded(result.is_ok());
+        result
+    }
+
+    async fn try_reload(&self, args: &ServeArgs) -> anyhow::Result<()> {
         let mut current = self.config.lock().await;
         let config = load(args, &current)?;
         let tls = match &self.tls {

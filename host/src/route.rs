@@ -4,7 +4,10 @@
 //! recognised parameter means the file server, a path in query mode or a
 //! failed validation is a 406, services go to the plugins, a single file
 //! to the file server. `/healthz` is never authenticated, queued or
-//! limited, and tells nothing but that nodelogd is up.
+//! limited, and tells nothing but that nodelogd is up. `/metrics` passes
+//! the same filter (subresource `metrics`, as the kubelet's), unless the
+//! operator opened it (`--metrics-open-on-loopback`, plain HTTP on loopback
+//! only).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use crate::auth::guard::Guard;
 use crate::config::Gating;
 use crate::files::{self, Via};
 use crate::logroot::{LogRoot, RootError};
+use crate::metrics::{self, Kind, Metrics};
 use crate::query::{self, Valid};
 use crate::reply;
 use crate::runtime::Runtime;
@@ -40,6 +44,11 @@ pub struct App {
     /// Authentication and authorization, before anything else.
     pub guard: Guard,
     pub gating: Gating,
+    /// Created once per server: a rebuilt `App` gets the same one.
+    pub metrics: Arc<Metrics>,
+    /// `/metrics` without authentication (checked by `config`: loopback,
+    /// plain HTTP).
+    pub metrics_open: bool,
 }
 
 /// Whether requests to `path` are audited: all of `/logs` (`route::handle`
@@ -49,16 +58,24 @@ pub fn audited(path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// The response, marked with the [`Kind`] of request it answered (for
+/// the metrics; `Other` unless a handler said otherwise).
 pub async fn handle<B>(app: &App, req: Request<B>) -> Response<Body> {
     let path = req.uri().path();
     if path == "/healthz" {
         return reply::full(StatusCode::OK, "text/plain; charset=utf-8", "ok");
+    }
+    if path == "/metrics" && app.metrics_open {
+        return metrics(app, &req);
     }
     // Nothing is parsed, admitted or started before this decision.
     let user = match app.guard.check(&req).await {
         Ok(passed) => passed.user,
         Err(refused) => return refused,
     };
+    if path == "/metrics" {
+        return metrics(app, &req);
+    }
     // `/logs` is accepted as `/logs/`: clients build the URL both ways.
     match path.strip_prefix("/logs") {
         Some(rest) if audited(path) => {
@@ -107,7 +124,10 @@ async fn logs<B>(
         };
         audit.answered_by([LOG_ROOT]);
         let via = Via::Path { query: raw_query };
-        return files::serve(app.log_root.clone(), path, via, permit).await;
+        return kind(
+            Kind::File,
+            files::serve(app.log_root.clone(), path, via, permit).await,
+        );
     };
     if !(path.is_empty() || path == b"/") {
         return reply::error(StatusCode::NOT_ACCEPTABLE, "path not allowed in query mode");
@@ -128,7 +148,9 @@ async fn logs<B>(
                 Ok(entry) => {
                     audit.answered_by([LOG_ROOT]);
                     let via = Via::Query { root };
-                    files::serve_opened(app.log_root.clone(), &file, entry, via, permit).await
+                    let resp =
+                        files::serve_opened(app.log_root.clone(), &file, entry, via, permit).await;
+                    kind(Kind::File, resp)
                 }
             }
         }
@@ -137,7 +159,9 @@ async fn logs<B>(
                 .headers()
                 .get(header::ACCEPT_ENCODING)
                 .is_some_and(|v| v == "gzip");
-            service_logs::respond(app, client, user, services, options, gzip, &audit).await
+            let resp =
+                service_logs::respond(app, client, user, services, options, gzip, &audit).await;
+            kind(Kind::Query, resp)
         }
     }
 }
@@ -147,9 +171,28 @@ async fn logs<B>(
 const LOG_ROOT: &str = "log-root";
 
 async fn admit_file(app: &App, client: IpAddr, user: &str) -> Result<Permit, Response<Body>> {
-    app.files.admit(client, user).await.map_err(|_| {
-        reply::too_many_requests("too many file requests are running; try again later")
+    app.files.admit(client, user).await.map_err(|busy| {
+        app.metrics.throttled(Kind::File, &busy);
+        let text = "too many file requests are running; try again later";
+        kind(Kind::File, reply::too_many_requests(text))
     })
+}
+
+/// Marks `resp` as answering a request of `kind`, unless its handler
+/// already named a narrower one (a listing).
+fn kind(kind: Kind, mut resp: Response<Body>) -> Response<Body> {
+    resp.extensions_mut().get_or_insert(kind);
+    resp
+}
+
+/// `/metrics`: GET only, nothing of the request read.
+fn metrics<B>(app: &App, req: &Request<B>) -> Response<Body> {
+    let resp = if req.method() == Method::GET {
+        reply::full(StatusCode::OK, metrics::CONTENT_TYPE, app.metrics.encode())
+    } else {
+        reply::method_not_allowed("GET")
+    };
+    kind(Kind::Metrics, resp)
 }
 
 /// Worded like Go's `*PathError` from `os.Stat`: `stat <path>: <reason>`.

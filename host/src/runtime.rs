@@ -83,18 +83,77 @@ struct Plugin {
 pub enum RunError {
     /// The plugin trapped: a crash, its memory or CPU limit, or a host bug.
     #[error("log source {plugin} failed: {detail}")]
-    Trap { plugin: Arc<str>, detail: String },
+    Trap {
+        plugin: Arc<str>,
+        detail: String,
+        cause: Fault,
+    },
     /// The plugin reported an error value.
     #[error("log source {plugin}: {detail}")]
     Source { plugin: Arc<str>, detail: String },
+    /// The plugin broke the contract (or its output limit).
+    #[error("log source {plugin}: {detail}")]
+    Malformed {
+        plugin: Arc<str>,
+        detail: String,
+        cause: Fault,
+    },
     /// All of the plugin's instances are in use (`max-instances`).
     #[error("log source {plugin} is serving {max} requests already; try again later")]
     Busy { plugin: Arc<str>, max: u32 },
 }
 
+/// Why a plugin call failed, as the metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Its CPU budget (`cpu-ms`).
+    Cpu,
+    /// Its wall-clock limit (`wall-ms`).
+    WallTime,
+    /// Its memory limit (`memory-mib`).
+    Memory,
+    /// A Rust panic (an `unreachable` trap).
+    Panic,
+    /// Any other trap.
+    Trap,
+    /// An answer the contract does not allow.
+    Malformed,
+    /// More output than its limit (`output-mib`).
+    OutputLimit,
+}
+
+impl Fault {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::Cpu => "cpu",
+            Fault::WallTime => "wall_time",
+            Fault::Memory => "memory",
+            Fault::Panic => "panic",
+            Fault::Trap => "trap",
+            Fault::Malformed => "malformed",
+            Fault::OutputLimit => "output_limit",
+        }
+    }
+}
+
+impl RunError {
+    /// The plugin and why, when the plugin is at fault (not for an error
+    /// value it reports, or a busy plugin).
+    pub fn fault(&self) -> Option<(&Arc<str>, &'static str)> {
+        match self {
+            RunError::Trap { plugin, cause, .. } | RunError::Malformed { plugin, cause, .. } => {
+                Some((plugin, cause.as_str()))
+            }
+            RunError::Source { .. } | RunError::Busy { .. } => None,
+        }
+    }
+}
+
 pub struct Runtime {
     engine: Engine,
     plugins: Vec<Plugin>,
+    /// Optional plugins skipped because they failed to load.
+    load_failures: usize,
 }
 
 impl Runtime {
@@ -111,12 +170,14 @@ impl Runtime {
         let mut runtime = Runtime {
             engine,
             plugins: Vec::new(),
+            load_failures: 0,
         };
         for spec in specs {
             let (name, optional) = (spec.name.clone(), spec.optional);
             match runtime.load_one(spec, cache).await {
                 Ok(plugin) => runtime.plugins.push(plugin),
                 Err(e) if optional => {
+                    runtime.load_failures += 1;
                     tracing::error!(plugin = ?name, error = ?format!("{e:#}"), "optional plugin skipped")
                 }
                 Err(e) => return Err(e.context(format!("loading plugin {name}"))),
@@ -153,6 +214,11 @@ impl Runtime {
     /// How many plugins there are; sources are asked in index order.
     pub fn len(&self) -> usize {
         self.plugins.len()
+    }
+
+    /// How many optional plugins were skipped because they failed to load.
+    pub fn load_failures(&self) -> usize {
+        self.load_failures
     }
 
     pub fn is_empty(&self) -> bool {
@@ -240,19 +306,26 @@ async fn call<T>(
         Err(_) => Err(RunError::Trap {
             plugin: plugin.clone(),
             detail: format!("did not answer within {} ms (wall-ms)", wall.as_millis()),
+            cause: Fault::WallTime,
         }),
     }
 }
 
 fn trap(plugin: &Arc<str>, e: wasmtime::Error) -> RunError {
-    let detail = if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
-        "used up its CPU budget (cpu-ms)".to_string()
-    } else {
-        format!("{:#}", e.root_cause())
+    let root = format!("{:#}", e.root_cause());
+    let (cause, detail) = match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => (Fault::Cpu, "used up its CPU budget (cpu-ms)".to_string()),
+        Some(Trap::UnreachableCodeReached) => (Fault::Panic, root),
+        // `StoreLimits` with `trap_on_grow_failure` fails a growth past
+        // `memory-mib` with this text (wasmtime's limits.rs; pinned
+        // version), not a `Trap` code.
+        _ if e.chain().any(|c| c.to_string().contains("growing memory")) => (Fault::Memory, root),
+        _ => (Fault::Trap, root),
     };
     RunError::Trap {
         plugin: plugin.clone(),
         detail,
+        cause,
     }
 }
 
@@ -304,9 +377,10 @@ impl Instance {
                 claims.len(),
                 services.len()
             );
-            return Err(RunError::Source {
+            return Err(RunError::Malformed {
                 plugin: self.plugin.clone(),
                 detail,
+                cause: Fault::Malformed,
             });
         }
         Ok(claims)
@@ -355,17 +429,19 @@ impl Batches {
         // and the host does not buffer on its behalf.
         if batch.as_ref().is_some_and(|b| b.len() > max_bytes as usize) {
             let detail = format!("returned a batch larger than {max_bytes} bytes");
-            return Err(RunError::Source {
+            return Err(RunError::Malformed {
                 plugin: plugin.clone(),
                 detail,
+                cause: Fault::Malformed,
             });
         }
         let len = batch.as_ref().map_or(0, |b| b.len() as u64);
         *output_left = output_left
             .checked_sub(len)
-            .ok_or_else(|| RunError::Source {
+            .ok_or_else(|| RunError::Malformed {
                 plugin: plugin.clone(),
                 detail: "produced more output than its limit (output-mib)".to_string(),
+                cause: Fault::OutputLimit,
             })?;
         Ok(batch)
     }

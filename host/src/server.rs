@@ -34,6 +34,7 @@ use crate::admission::ClientAddr;
 use crate::audit::Audited;
 use crate::auth::PeerCertificate;
 use crate::config::ConnLimits;
+use crate::metrics::Kind;
 use crate::route::{self, App};
 use crate::stream::{self, Budget};
 use admission::Admission;
@@ -239,50 +240,50 @@ impl Server {
             }
             let server = server.clone();
             let app = server.app.borrow().clone();
-            // Recorded when the response ends, or here if the client
-            // leaves before it starts (the future is dropped).
-            let mut audit = route::audited(req.uri().path())
-                .then(|| app.audit.begin(peer.ip(), &req))
-                .flatten();
-            if let Some(pending) = &audit {
+            // Reported when the response ends, or here if the client
+            // leaves before it starts (the future is dropped). Health
+            // probes come every few seconds and tell nothing: not counted,
+            // logged at debug only.
+            let path = req.uri().path();
+            let mut pending = (path != "/healthz").then(|| {
+                app.audit.begin(
+                    route::audited(path),
+                    peer.ip(),
+                    &req,
+                    app.metrics.clone(),
+                    logged_uri(req.uri()),
+                )
+            });
+            if let Some(pending) = &pending {
                 req.extensions_mut().insert(pending.handle());
             }
             let running = activity_.request_started();
             let activity = activity_.clone();
             async move {
                 let started = Instant::now();
-                let method = req.method().clone();
-                let uri = req.uri().clone();
                 let resp = match head_limits::check(&req) {
                     Some(refused) => refused,
                     None => {
                         stream::with_budget(server.budget.clone(), route::handle(&app, req)).await
                     }
                 };
-                let status = resp.status().as_u16();
-                let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                if uri.path() == "/healthz" {
-                    // Probes every few seconds; a client could also loop on
-                    // them to flood the log.
-                    tracing::debug!(status, ms, "health probe");
-                } else {
-                    // Request-derived values are Debug-formatted (escaped, so
-                    // a URL cannot forge lines) and cut short (so one request
-                    // cannot write tens of kilobytes of log).
-                    tracing::info!(
-                        method = ?method.as_str(),
-                        uri = ?logged_uri(&uri),
-                        status,
-                        ms,
-                        "request"
-                    );
-                }
-                if let Some(pending) = &mut audit {
-                    pending.responded(resp.status());
+                match &mut pending {
+                    Some(pending) => {
+                        let kind = resp.extensions().get::<Kind>().copied().unwrap_or_default();
+                        pending.responded(resp.status(), kind);
+                    }
+                    None => {
+                        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        tracing::debug!(status = resp.status().as_u16(), ms, "health probe");
+                    }
                 }
                 let pace = activity.response();
+                let length = resp
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok());
                 Ok::<_, Infallible>(
-                    resp.map(|body| Audited::new(Paced::new(body, pace, running), audit)),
+                    resp.map(|body| Audited::new(Paced::new(body, pace, running), pending, length)),
                 )
             }
         });

@@ -15,6 +15,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use tokio::time::{Instant, timeout_at};
 
 use crate::audit;
+use crate::metrics::{Kind, Metrics};
 use crate::query::Options;
 use crate::reply;
 use crate::route::App;
@@ -42,13 +43,23 @@ pub async fn respond(
     gzip: bool,
     audit: &audit::Handle,
 ) -> Response<Body> {
-    let Ok(permit) = app.queries.admit(client, user).await else {
-        return reply::too_many_requests("too many log queries are running; try again later");
+    let metrics = &app.metrics;
+    let permit = match app.queries.admit(client, user).await {
+        Ok(permit) => permit,
+        Err(busy) => {
+            metrics.throttled(Kind::Query, &busy);
+            return reply::too_many_requests("too many log queries are running; try again later");
+        }
     };
+    let in_flight = metrics.query_started();
     // One deadline for the whole query, as the kubelet's 30 s, but tied to
     // this request: a client that leaves also ends it (see `stream`).
     let deadline = Instant::now() + app.deadline;
-    let steps = match timeout_at(deadline, plan(&app.runtime, &services, &options)).await {
+    let planned = timeout_at(deadline, plan(&app.runtime, metrics, &services, &options)).await;
+    if let Ok(Err(e)) = &planned {
+        metrics.plugin_failed(e);
+    }
+    let steps = match planned {
         Ok(Ok(steps)) => steps,
         Ok(Err(e @ RunError::Busy { .. })) => {
             return reply::too_many_requests(&e.to_string());
@@ -59,6 +70,7 @@ pub async fn respond(
             return reply::error(StatusCode::INTERNAL_SERVER_ERROR, e);
         }
         Err(_) => {
+            metrics.deadline_hit();
             return reply::error(
                 StatusCode::GATEWAY_TIMEOUT,
                 "log sources did not answer before the deadline",
@@ -71,14 +83,16 @@ pub async fn respond(
     }));
     let query = wit_query(&options);
     let audit = audit.clone();
+    let metrics = metrics.clone();
     let body = stream::spawn(gzip, move |mut sink| async move {
-        let _permit = permit;
+        let _held = (permit, in_flight);
         // At the deadline the output simply ends, as in the kubelet.
-        if timeout_at(deadline, run(steps, query, &mut sink))
+        if timeout_at(deadline, run(steps, query, &metrics, &mut sink))
             .await
             .is_err()
         {
             audit.deadline_reached();
+            metrics.deadline_hit();
         }
         sink
     });
@@ -96,6 +110,7 @@ pub async fn respond(
 
 async fn plan(
     runtime: &Runtime,
+    metrics: &Metrics,
     services: &[String],
     options: &Options,
 ) -> Result<Vec<Step>, RunError> {
@@ -113,8 +128,16 @@ async fn plan(
         if asked.is_empty() {
             continue;
         }
-        let mut instance = runtime.instantiate(index).await?;
-        let answers = instance.serves(&asked).await?;
+        let started = Instant::now();
+        let asking = async {
+            let mut instance = runtime.instantiate(index).await?;
+            metrics.plugin_instantiated(runtime.name(index));
+            let answers = instance.serves(&asked).await?;
+            Ok::<_, RunError>((instance, answers))
+        }
+        .await;
+        metrics.plugin_worked(runtime.name(index), started.elapsed(), 0);
+        let (instance, answers) = asking?;
         let mine: Vec<String> = asked
             .into_iter()
             .zip(answers)
@@ -161,7 +184,7 @@ fn step_services(step: &Step) -> &[String] {
     }
 }
 
-async fn run(steps: Vec<Step>, template: Query, sink: &mut Sink) {
+async fn run(steps: Vec<Step>, template: Query, metrics: &Metrics, sink: &mut Sink) {
     for step in steps {
         let (instance, services) = match step {
             Step::Message(text) => {
@@ -177,20 +200,30 @@ async fn run(steps: Vec<Step>, template: Query, sink: &mut Sink) {
             services,
             ..template.clone()
         };
-        let result = async {
-            let mut batches = instance.open(&query).await?;
-            while let Some(batch) = batches.next(BATCH).await? {
+        let result: Result<bool, RunError> = async {
+            let started = Instant::now();
+            let opened = instance.open(&query).await;
+            metrics.plugin_worked(&plugin, started.elapsed(), 0);
+            let mut batches = opened?;
+            loop {
+                let started = Instant::now();
+                let batch = batches.next(BATCH).await;
+                let len = batch.as_ref().map_or(0, |b| b.as_ref().map_or(0, Vec::len));
+                metrics.plugin_worked(&plugin, started.elapsed(), len);
+                let Some(batch) = batch? else {
+                    return Ok(true);
+                };
                 if sink.send(&batch).await.is_err() {
                     return Ok(false);
                 }
             }
-            Ok::<_, RunError>(true)
         }
         .await;
         match result {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
+                metrics.plugin_failed(&e);
                 tracing::error!(?plugin, error = ?e.to_string(), "log source failed");
                 if sink
                     .send(format!("\nerror: {e}\n").as_bytes())

@@ -418,7 +418,7 @@ fn request_values_are_logged_escaped() {
         );
     }
     assert!(
-        text.contains(r#"uri="/logs/a%0Aforged%1B[31m%00b\u{85}forged\u{9b}31m\u{2028}forged""#),
+        text.contains(r#"path="/logs/a%0Aforged%1B[31m%00b\u{85}forged\u{9b}31m\u{2028}forged""#),
         "{text}"
     );
     assert!(
@@ -426,7 +426,7 @@ fn request_values_are_logged_escaped() {
         "a line over 1 KiB:\n{text}"
     );
     assert!(
-        text.contains(&format!("uri=\"/logs/{}…\"", "x".repeat(506))),
+        text.contains(&format!("path=\"/logs/{}…\"", "x".repeat(506))),
         "{text}"
     );
     assert!(!text.contains("/healthz"), "probes logged at info:\n{text}");

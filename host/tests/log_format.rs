@@ -3,7 +3,8 @@
 //!
 //! Pins: before `--log-format`, logs were human text only (a collector had
 //! to scrape them with regular expressions), and the per-request line had
-//! no message to select it by.
+//! no message to select it by. It was also written when the response head
+//! was ready, so it had no bytes, no user and no sources.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -114,6 +115,8 @@ fn json_log_lines_parse_and_carry_each_request() {
         assert_eq!(line["level"], "INFO");
         assert_eq!(line["fields"]["method"], "\"GET\"");
         assert!(line["fields"]["ms"].is_u64(), "{line}");
+        // Debug-formatted, so escaped: the name comes with the request.
+        assert_eq!(line["fields"]["user"], "\"system:anonymous\"", "{line}");
         // The client's address comes from the connection's span.
         assert!(
             line["span"]["peer"]
@@ -122,5 +125,16 @@ fn json_log_lines_parse_and_carry_each_request() {
             "{line}"
         );
     }
-    assert_eq!(requests[0]["fields"]["uri"], "\"/logs/app.log\"");
+    // Written when the response ended: what it sent and who answered.
+    let served = &requests[0]["fields"];
+    assert_eq!(served["path"], "\"/logs/app.log\"");
+    assert_eq!(served["bytes"], 8, "one\\ntwo\\n");
+    assert_eq!(served["sources"], "[\"log-root\"]");
+    assert_eq!(served["outcome"], "completed");
+    let refused = &requests[1]["fields"];
+    assert_eq!(refused["sources"], "[]", "nothing answered a 400");
+    assert!(
+        !stderr.contains("one\\ntwo") && !stderr.contains("\"one"),
+        "nothing of the log itself: {stderr}"
+    );
 }

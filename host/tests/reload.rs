@@ -263,6 +263,16 @@ fn a_bad_config_file_at_sighup_keeps_the_state_in_force() {
     write_config(&dir, "");
     assert!(nodelogd.reload().contains("configuration reloaded"));
     assert_eq!(nodelogd.get("/logs/a.log", "new-token").0, 200);
+    // Both are counted, in the metrics that outlived the reload.
+    let (status, metrics) = nodelogd.get("/metrics", "new-token");
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert_eq!(status, 200, "{metrics}");
+    for line in [
+        "nodelogd_reloads_total{outcome=\"failure\"} 1\n",
+        "nodelogd_reloads_total{outcome=\"success\"} 1\n",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }
 
 /// Pins: the plugin directory was scanned only at start. The drop-in

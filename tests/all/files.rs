@@ -185,7 +185,7 @@ fn health_and_unknown_paths() {
     assert_eq!((resp.status, resp.text().as_str()), (200, "ok"));
     assert_eq!(http::get(fixture().addr, "/logsx").status, 404);
     assert_eq!(
-        http::get(fixture().addr, "/metrics").text(),
+        http::get(fixture().addr, "/stats/summary").text(),
         "404 page not found\n"
     );
 }

@@ -13,6 +13,7 @@ mod journal;
 mod journal_grants;
 mod kubectl;
 mod limits;
+mod metrics;
 mod native_journal;
 mod native_journal_http;
 mod plugin_faults;

@@ -82,7 +82,7 @@ fn still_healthy() {
 fn traps(mode: &str, needle: &str) {
     let started = Instant::now();
     match run(mode) {
-        Err(RunError::Trap { plugin, detail }) => {
+        Err(RunError::Trap { plugin, detail, .. }) => {
             assert_eq!(&*plugin, "misbehave");
             assert!(detail.contains(needle), "{mode}: {detail}");
         }
@@ -116,7 +116,9 @@ fn memory_is_capped() {
 #[test]
 fn oversized_batches_are_refused() {
     match run("oversized") {
-        Err(RunError::Source { detail, .. }) => assert!(detail.contains("larger than"), "{detail}"),
+        Err(RunError::Malformed { detail, .. }) => {
+            assert!(detail.contains("larger than"), "{detail}")
+        }
         other => panic!("{other:?}"),
     }
 }

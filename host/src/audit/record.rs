@@ -45,7 +45,30 @@ pub enum Outcome {
     Error,
 }
 
+impl Decision {
+    /// As serialized, for metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::Denied => "denied",
+            Decision::Unauthenticated => "unauthenticated",
+            Decision::Error => "error",
+        }
+    }
+}
+
 impl Outcome {
+    /// As serialized, for the request log line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Deadline => "deadline",
+            Outcome::ClientGone => "client-gone",
+            Outcome::Denied => "denied",
+            Outcome::Error => "error",
+        }
+    }
+
     /// `ended` is how the body ended, `None` when it did not.
     pub(super) fn of(ended: Option<Outcome>, status: Option<u16>, fields: &Fields) -> Outcome {
         let denied = matches!(
@@ -67,12 +90,12 @@ impl Outcome {
 pub struct Fields {
     time: String,
     client: Option<IpAddr>,
-    method: String,
+    pub(super) method: String,
     path: String,
     query: BTreeMap<String, Vec<String>>,
-    user: Option<String>,
+    pub(super) user: Option<String>,
     groups: Vec<String>,
-    auth_method: Option<&'static str>,
+    pub(super) auth_method: Option<&'static str>,
     pub(super) decision: Option<Decision>,
     pub(super) sources: Vec<String>,
     pub(super) deadline: bool,

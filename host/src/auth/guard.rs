@@ -86,10 +86,12 @@ impl Guard {
 }
 
 /// The kubelet's subresource for a path: `log` for `/logs` and everything
-/// under it, `proxy` for anything else.
+/// under it, `metrics` for `/metrics`, `proxy` for anything else.
 fn subresource(path: &str) -> &'static str {
     if path == "/logs" || path.starts_with("/logs/") {
         "log"
+    } else if path == "/metrics" {
+        "metrics"
     } else {
         "proxy"
     }

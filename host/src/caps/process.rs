@@ -12,6 +12,7 @@
 use std::io;
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use rustix::process::{Pid, Signal};
 
@@ -22,6 +23,15 @@ use wasmtime::component::Resource;
 use super::grants::{Denied, Program};
 use crate::runtime::State;
 use crate::runtime::bindings::nodelogd::plugin::process;
+
+/// Programs started and not yet dropped, in this process: every server's
+/// plugins together (`nodelogd_programs_running`).
+static RUNNING: AtomicI64 = AtomicI64::new(0);
+
+/// How many programs plugins have running now.
+pub fn running() -> i64 {
+    RUNNING.load(Ordering::Relaxed)
+}
 
 /// A running program. Dropping it (the plugin dropped its handle, or the
 /// request's store went away) kills the program and reaps it.
@@ -47,6 +57,7 @@ impl ChildProc {
 
 impl Drop for ChildProc {
     fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::Relaxed);
         self.kill_group();
         let Some(mut child) = self.child.take() else {
             return;
@@ -119,6 +130,7 @@ fn start(program: &Program, args: &[String], env: &[(String, String)]) -> io::Re
     // reader sees end-of-file when the program exits.
     drop(cmd);
     let output = pipe::Receiver::from_owned_fd(OwnedFd::from(reader))?;
+    RUNNING.fetch_add(1, Ordering::Relaxed);
     Ok(ChildProc {
         child: Some(child),
         group,
