@@ -113,6 +113,12 @@ impl LogRoot {
     /// root). Regular files open for reading; directories for listing.
     pub fn open_entry(&self, path: impl AsRef<[u8]>) -> Result<Entry, RootError> {
         let mut pending: VecDeque<Vec<u8>> = components(path.as_ref());
+        // A trailing `/` or `/.` of the path asked for is ignored, also
+        // after a file's name (the route redirects such paths); within a
+        // link's target the kernel's rule holds (below).
+        while pending.back().is_some_and(|c| c.is_empty() || c == b".") && pending.len() > 1 {
+            pending.pop_back();
+        }
         // Directories walked so far below the root; popping one is `..`.
         let mut walked: Vec<OwnedFd> = Vec::new();
         let mut links = 0;
@@ -147,7 +153,9 @@ impl LogRoot {
                 pending = next;
                 continue;
             }
-            let last = pending.iter().all(|c| c.is_empty() || c == b".");
+            // As for the kernel, a file ends a path: a link's target
+            // `f/` or `f/.` is ENOTDIR.
+            let last = pending.is_empty();
             match kind {
                 FileType::Directory => walked.push(openat(
                     parent,

@@ -24,12 +24,22 @@ pub fn matching(needle: &str) -> Vec<u32> {
 
 /// Waits up to `within` for no process to match `needle`.
 pub fn gone_within(needle: &str, within: std::time::Duration) -> bool {
+    until(within, || matching(needle).is_empty())
+}
+
+/// Waits up to `within` for a process to match `needle` (a fixed sleep
+/// failed on a loaded machine, where journalctl took longer to start).
+pub fn running_within(needle: &str, within: std::time::Duration) -> bool {
+    until(within, || !matching(needle).is_empty())
+}
+
+fn until(within: std::time::Duration, done: impl Fn() -> bool) -> bool {
     let start = std::time::Instant::now();
     while start.elapsed() < within {
-        if matching(needle).is_empty() {
+        if done() {
             return true;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    matching(needle).is_empty()
+    done()
 }
