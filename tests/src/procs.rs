@@ -3,6 +3,11 @@
 //! parent reaps them.
 
 pub fn matching(needle: &str) -> Vec<u32> {
+    matching_all(&[needle])
+}
+
+/// Live processes whose argv holds every one of `needles`.
+pub fn matching_all(needles: &[&str]) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -14,10 +19,8 @@ pub fn matching(needle: &str) -> Vec<u32> {
                 .rsplit(')')
                 .next()
                 .is_some_and(|rest| rest.trim_start().starts_with('Z'));
-            !zombie
-                && String::from_utf8_lossy(&cmdline)
-                    .replace('\0', " ")
-                    .contains(needle)
+            let argv = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            !zombie && needles.iter().all(|n| argv.contains(n))
         })
         .collect()
 }
@@ -27,10 +30,10 @@ pub fn gone_within(needle: &str, within: std::time::Duration) -> bool {
     until(within, || matching(needle).is_empty())
 }
 
-/// Waits up to `within` for a process to match `needle` (a fixed sleep
-/// failed on a loaded machine, where journalctl took longer to start).
-pub fn running_within(needle: &str, within: std::time::Duration) -> bool {
-    until(within, || !matching(needle).is_empty())
+/// Waits up to `within` for a process to match all of `needles` (a fixed
+/// sleep failed on a loaded machine, where journalctl took longer to start).
+pub fn running_within(needles: &[&str], within: std::time::Duration) -> bool {
+    until(within, || !matching_all(needles).is_empty())
 }
 
 fn until(within: std::time::Duration, done: impl Fn() -> bool) -> bool {

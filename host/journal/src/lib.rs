@@ -16,6 +16,7 @@ mod file;
 mod hash;
 mod matches;
 mod merge;
+mod open_files;
 mod query;
 mod short;
 mod text;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::{Error, Result};
+pub use open_files::OpenFiles;
 pub use query::{Entries, Query};
 pub use units::mangle;
 
@@ -76,6 +78,26 @@ impl Journal {
 
     /// As [`Journal::open`], with the largest decompressed field accepted.
     pub fn open_with_limit(paths: &[PathBuf], max_field: usize) -> Result<Self> {
+        Self::open_each(paths, |path| {
+            file::JournalFile::open(path, max_field).map(Arc::new)
+        })
+        .map(|(journal, _)| journal)
+    }
+
+    /// As [`Journal::open_with_limit`], taking archived files from `cache`
+    /// (and leaving this open's in it for the next).
+    pub fn open_cached(paths: &[PathBuf], max_field: usize, cache: &OpenFiles) -> Result<Self> {
+        let (journal, found) = Self::open_each(paths, |path| cache.open(path, max_field))?;
+        cache.keep_only(&found);
+        Ok(journal)
+    }
+
+    /// Finds the files and opens each with `open`; also returns the paths
+    /// found, sorted.
+    fn open_each(
+        paths: &[PathBuf],
+        open: impl Fn(&Path) -> Result<Arc<file::JournalFile>>,
+    ) -> Result<(Self, Vec<PathBuf>)> {
         let mut found = Vec::new();
         for p in paths {
             if p.is_dir() {
@@ -88,14 +110,14 @@ impl Journal {
         found.dedup();
         let mut files = Vec::new();
         let mut skipped = Vec::new();
-        for path in found {
-            match file::JournalFile::open(&path, max_field) {
-                Ok(f) => files.push(Arc::new(f)),
+        for path in &found {
+            match open(path) {
+                Ok(f) => files.push(f),
                 Err(e @ Error::Unsupported(_)) => return Err(e),
                 Err(e) => skipped.push(format!("{}: {e}", path.display())),
             }
         }
-        Ok(Journal { files, skipped })
+        Ok((Journal { files, skipped }, found))
     }
 
     /// Files that were found but could not be read, with the reason.
@@ -142,12 +164,8 @@ impl Journal {
 mod tests {
     use super::*;
 
-    /// A header whose offsets point at garbage: every read must fail
-    /// cleanly (the file is skipped while iterating), never panic.
-    #[test]
-    fn garbage_offsets_are_errors_not_panics() {
-        let dir = std::env::temp_dir().join(format!("nodelogd-journal-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+    /// A journal header whose offsets point at garbage.
+    fn garbage_journal() -> Vec<u8> {
         let mut h = vec![0u8; 4096];
         h[..8].copy_from_slice(b"LPKSHHRH");
         let put =
@@ -161,7 +179,23 @@ mod tests {
         for (i, b) in h[272..].iter_mut().enumerate() {
             *b = (i * 7 + 3) as u8;
         }
-        std::fs::write(dir.join("bad.journal"), &h).unwrap();
+        h
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("nodelogd-journal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Every read must fail cleanly (the file is skipped while iterating),
+    /// never panic.
+    #[test]
+    fn garbage_offsets_are_errors_not_panics() {
+        let dir = scratch("garbage");
+        std::fs::write(dir.join("bad.journal"), garbage_journal()).unwrap();
         let journal = Journal::open(std::slice::from_ref(&dir)).unwrap();
         for q in [
             Query::default(),
@@ -180,6 +214,38 @@ mod tests {
                 while let Ok(true) = e.fill(&mut out, 1 << 16) {}
             }
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Archived files are shared between opens, until they change or go;
+    /// the file still written is opened anew each time.
+    #[test]
+    fn archived_files_are_kept_open_until_they_change_or_go() {
+        let dir = scratch("cache");
+        let archived = dir.join("system@0c15-01-02.journal");
+        let online = dir.join("system.journal");
+        std::fs::write(&archived, garbage_journal()).unwrap();
+        std::fs::write(&online, garbage_journal()).unwrap();
+        let cache = OpenFiles::default();
+        let open = || Journal::open_cached(std::slice::from_ref(&dir), 1 << 20, &cache).unwrap();
+        let (a, b) = (open(), open());
+        // Sorted: system.journal, then system@….
+        assert_eq!(a.files.len(), 2);
+        assert!(Arc::ptr_eq(&a.files[1], &b.files[1]), "archived: shared");
+        assert!(
+            !Arc::ptr_eq(&a.files[0], &b.files[0]),
+            "online: opened anew"
+        );
+        // Replaced under the same name: opened again.
+        let new = dir.join("new");
+        std::fs::write(&new, garbage_journal()).unwrap();
+        std::fs::rename(&new, &archived).unwrap();
+        let c = open();
+        assert!(!Arc::ptr_eq(&b.files[1], &c.files[1]), "replaced: reopened");
+        // Vacuumed: forgotten.
+        std::fs::remove_file(&archived).unwrap();
+        assert_eq!(open().files.len(), 1);
+        assert_eq!(format!("{cache:?}"), "OpenFiles(0 archived files)");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nodelogd_journal::{Error, Journal, Query};
+use nodelogd_journal::{Error, Journal, OpenFiles, Query};
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::component::Resource;
 
@@ -48,32 +48,38 @@ const MAX_FIELD_VALUES: usize = 16 << 20;
 const MAX_QUERY_UNITS: usize = 16;
 const MAX_PATTERN_BYTES: usize = 64 << 10;
 
-/// Where the host's journal is, as a plugin's grant holds it.
+/// Where the host's journal is, as a plugin's grant holds it, with the
+/// archived files its queries keep open between them.
 #[derive(Debug, Clone)]
 pub enum JournalAccess {
     /// `--journal-reader=journalctl`: every query is `unsupported`.
     Off,
     /// `--journal-dir`: that directory, as `journalctl --directory` reads it.
-    Dir(PathBuf),
+    Dir(PathBuf, Arc<OpenFiles>),
     /// The system journal, as journalctl finds it by default.
-    System(Arc<SystemJournal>),
+    System(Arc<SystemJournal>, Arc<OpenFiles>),
 }
 
 impl JournalAccess {
     /// `--journal-dir`, or the system journal.
     pub fn new(journal_dir: Option<&Path>) -> Self {
+        let cache = Arc::default();
         match journal_dir {
-            Some(dir) => JournalAccess::Dir(dir.to_path_buf()),
-            None => JournalAccess::System(Arc::new(SystemJournal::local())),
+            Some(dir) => JournalAccess::Dir(dir.to_path_buf(), cache),
+            None => JournalAccess::System(Arc::new(SystemJournal::local()), cache),
         }
     }
 
-    /// What to open now: directories and files.
-    fn paths(&self) -> Vec<PathBuf> {
+    /// The journal's files as they are now.
+    fn open(&self) -> Result<Journal, Error> {
         match self {
-            JournalAccess::Off => Vec::new(),
-            JournalAccess::Dir(dir) => vec![dir.clone()],
-            JournalAccess::System(system) => system.files(),
+            JournalAccess::Off => Journal::open_with_limit(&[], MAX_FIELD),
+            JournalAccess::Dir(dir, cache) => {
+                Journal::open_cached(std::slice::from_ref(dir), MAX_FIELD, cache)
+            }
+            JournalAccess::System(system, cache) => {
+                Journal::open_cached(&system.files(), MAX_FIELD, cache)
+            }
         }
     }
 }
@@ -193,10 +199,6 @@ fn query_of(q: JournalQuery) -> Result<Query, JournalError> {
     })
 }
 
-fn open(access: &JournalAccess) -> Result<Journal, Error> {
-    Journal::open_with_limit(&access.paths(), MAX_FIELD)
-}
-
 /// The reader thread: starts the query, reports whether it started, then
 /// sends batches until the output ends or nobody wants it.
 fn run(
@@ -205,7 +207,7 @@ fn run(
     started: oneshot::Sender<Result<(), JournalError>>,
     batches: mpsc::Sender<Result<Vec<u8>, JournalError>>,
 ) {
-    let entries = open(&access).and_then(|j| j.query(&q));
+    let entries = access.open().and_then(|j| j.query(&q));
     let mut entries = match entries {
         Ok(e) => {
             let _ = started.send(Ok(()));
@@ -241,7 +243,7 @@ fn run(
 }
 
 fn values(access: &JournalAccess, field: &str) -> Result<Vec<String>, JournalError> {
-    let journal = open(access).map_err(journal_error)?;
+    let journal = access.open().map_err(journal_error)?;
     let values = journal
         .field_values(field, MAX_FIELD_VALUES)
         .map_err(journal_error)?;
