@@ -148,7 +148,6 @@ impl Formatter {
         let Some(message) = f.message else {
             return Ok(());
         };
-        strip_tab_ansi(&message, &mut self.stripped);
 
         let time = f
             .realtime
@@ -188,7 +187,14 @@ impl Formatter {
         }
         out.extend_from_slice(b": ");
 
-        let msg = &self.stripped[..];
+        // Most messages hold no TAB, ESC or CR: print them as they are
+        // rather than through a copy.
+        let msg = if memchr::memchr3(b'\t', 0x1b, b'\r', &message).is_none() {
+            &message[..]
+        } else {
+            strip_tab_ansi(&message, &mut self.stripped);
+            &self.stripped[..]
+        };
         if !utf8_is_printable(msg) {
             let _ = writeln!(out, "[{} blob data]", format_bytes(msg.len() as u64));
             return Ok(());
