@@ -33,9 +33,12 @@ use crate::runtime::bindings::nodelogd::plugin::journal::{self, JournalError, Jo
 
 /// Queries one plugin instance may hold open at once (each is a thread).
 pub const MAX_QUERIES: u32 = 4;
-/// Bytes the reader thread prepares per batch, and the most a plugin gets
-/// from one `next-batch`.
+/// The most a plugin gets from one `next-batch`.
 const BATCH: usize = 64 << 10;
+/// What the reader thread prepares per batch before it hands it over: half
+/// of [`BATCH`], so that a batch with the entry that crossed the mark still
+/// fits in one `next-batch` and is moved, not split and copied.
+const FILL: usize = BATCH / 2;
 /// Entries the reader examines before it looks whether the query is still
 /// wanted, so a pattern that matches nothing cannot keep it busy after the
 /// client has gone.
@@ -221,13 +224,13 @@ fn run(
     for skipped in entries.skipped_files() {
         tracing::debug!(?skipped, "journal file skipped");
     }
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(BATCH);
     loop {
         let more = entries
-            .fill_bounded(&mut out, BATCH, SLICE_ENTRIES)
+            .fill_bounded(&mut out, FILL, SLICE_ENTRIES)
             .map_err(journal_error);
         let end = !matches!(more, Ok(true));
-        if !end && out.len() < BATCH {
+        if !end && out.len() < FILL {
             // A slice of entries matched little: look whether the query is
             // still wanted before the next one.
             if batches.is_closed() {
@@ -235,7 +238,7 @@ fn run(
             }
             continue;
         }
-        let batch = more.map(|_| std::mem::take(&mut out));
+        let batch = more.map(|_| std::mem::replace(&mut out, Vec::with_capacity(BATCH)));
         if batches.blocking_send(batch).is_err() || end {
             return;
         }
@@ -364,6 +367,11 @@ impl journal::HostEntries for State {
                     e.taken = 0;
                 }
             }
+        }
+        // A whole batch that fits is handed over as it is, not copied.
+        if e.taken == 0 && e.pending.len() <= max {
+            let batch = std::mem::take(&mut e.pending);
+            return Ok(Ok(Some(batch)));
         }
         let end = (e.taken + max).min(e.pending.len());
         let batch = e.pending[e.taken..end].to_vec();
