@@ -68,9 +68,10 @@ impl Log {
         metrics: Arc<Metrics>,
         target: String,
     ) -> Pending {
-        let fields = Arc::new(Mutex::new(Fields::new(client, req)));
+        let writer = self.0.clone().filter(|_| audited);
+        let fields = Arc::new(Mutex::new(Fields::new(client, req, writer.is_some())));
         Pending {
-            writer: self.0.clone().filter(|_| audited),
+            writer,
             metrics,
             target,
             kind: Kind::Other,

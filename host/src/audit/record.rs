@@ -102,13 +102,24 @@ pub struct Fields {
 }
 
 impl Fields {
-    pub(super) fn new<B>(client: IpAddr, req: &Request<B>) -> Fields {
+    /// `recorded`: whether an audit record will be written. Only it reads
+    /// the time and the decoded query, so without one (no audit log, or
+    /// not `/logs`) every request is spared them.
+    pub(super) fn new<B>(client: IpAddr, req: &Request<B>, recorded: bool) -> Fields {
+        let (time, query) = if recorded {
+            (
+                Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+                params(req.uri().query()),
+            )
+        } else {
+            Default::default()
+        };
         Fields {
-            time: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+            time,
             client: Some(client),
             method: clip(req.method().as_str()),
             path: clip(req.uri().path()),
-            query: params(req.uri().query()),
+            query,
             ..Fields::default()
         }
     }
