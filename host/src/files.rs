@@ -286,10 +286,13 @@ fn file(opened: Opened, permit: Permit) -> Response<Body> {
         modified,
     } = opened;
     let body = blocking_body(permit, move |send| {
-        let mut buf = vec![0u8; CHUNK];
-        while let Ok(n @ 1..) = file.read(&mut buf) {
-            if send(&buf[..n]).is_err() {
-                break;
+        // A fresh buffer per chunk, which the body then owns: no copy
+        // between the file and the socket's writes.
+        loop {
+            let mut buf = Vec::with_capacity(CHUNK);
+            match (&mut file).take(CHUNK as u64).read_to_end(&mut buf) {
+                Ok(1..) if send(buf).is_ok() => {}
+                _ => break,
             }
         }
     });
@@ -310,7 +313,7 @@ fn file(opened: Opened, permit: Permit) -> Response<Body> {
 /// request's permit is held until then.
 fn blocking_body<F>(permit: Permit, produce: F) -> Body
 where
-    F: FnOnce(&mut dyn FnMut(&[u8]) -> Result<(), Closed>) + Send + 'static,
+    F: FnOnce(&mut dyn FnMut(Vec<u8>) -> Result<(), Closed>) + Send + 'static,
 {
     let runtime = tokio::runtime::Handle::current();
     stream::spawn(false, move |mut sink| async move {

@@ -25,6 +25,8 @@ use wasmtime::component::ResourceAny;
 use wasmtime::{Engine, Store, Trap};
 
 use crate::caps::Grants;
+use crate::caps::journal::JournalEntries;
+use bindings::nodelogd::plugin::journal::JournalError;
 use bindings::{LogSource, LogSourcePre, Query, SourceError, SourceInfo};
 pub use state::State;
 
@@ -386,6 +388,19 @@ impl Instance {
         Ok(claims)
     }
 
+    async fn next_batch(
+        &mut self,
+        stream: ResourceAny,
+        max_bytes: u32,
+    ) -> Result<Option<Vec<u8>>, RunError> {
+        let guest = self.source.nodelogd_plugin_source();
+        let log_stream = guest.log_stream();
+        let next = log_stream.call_next_batch(&mut self.store, stream, max_bytes);
+        call(&self.plugin, self.wall, next)
+            .await?
+            .map_err(|e| source_error(&self.plugin, e))
+    }
+
     pub async fn open(mut self, query: &Query) -> Result<Batches, RunError> {
         let guest = self.source.nodelogd_plugin_source();
         let stream = call(
@@ -395,9 +410,11 @@ impl Instance {
         )
         .await?
         .map_err(|e| source_error(&self.plugin, e))?;
+        let forwarded = self.store.data_mut().forwarded.take();
         Ok(Batches {
             instance: self,
             stream,
+            forwarded,
         })
     }
 }
@@ -407,24 +424,47 @@ impl Instance {
 pub struct Batches {
     instance: Instance,
     stream: ResourceAny,
+    /// The journal query the plugin made the rest of its stream
+    /// (`journal.forward`): read here, without calling the plugin.
+    forwarded: Option<JournalEntries>,
 }
 
 impl Batches {
     pub async fn next(&mut self, max_bytes: u32) -> Result<Option<Vec<u8>>, RunError> {
+        let batch = match self.forwarded.as_mut() {
+            Some(entries) => {
+                read_forwarded(
+                    &self.instance.plugin,
+                    self.instance.wall,
+                    entries,
+                    max_bytes,
+                )
+                .await?
+            }
+            None => {
+                let batch = self.instance.next_batch(self.stream, max_bytes).await?;
+                self.forwarded = self.instance.store.data_mut().forwarded.take();
+                match (batch, self.forwarded.as_mut()) {
+                    // The plugin ended its part where the forwarded
+                    // query begins.
+                    (None, Some(entries)) => {
+                        read_forwarded(
+                            &self.instance.plugin,
+                            self.instance.wall,
+                            entries,
+                            max_bytes,
+                        )
+                        .await?
+                    }
+                    (batch, _) => batch,
+                }
+            }
+        };
         let Instance {
-            store,
-            source,
             plugin,
-            wall,
             output_left,
             ..
         } = &mut self.instance;
-        let guest = source.nodelogd_plugin_source();
-        let log_stream = guest.log_stream();
-        let next = log_stream.call_next_batch(&mut *store, self.stream, max_bytes);
-        let batch = call(plugin, *wall, next)
-            .await?
-            .map_err(|e| source_error(plugin, e))?;
         // The contract bounds a batch; a plugin that ignores it is broken,
         // and the host does not buffer on its behalf.
         if batch.as_ref().is_some_and(|b| b.len() > max_bytes as usize) {
@@ -445,4 +485,22 @@ impl Batches {
             })?;
         Ok(batch)
     }
+}
+
+/// A batch of a forwarded journal query, bounded by the plugin's `wall` as
+/// its own call would be; its errors end the stream as the plugin's `io`
+/// error would.
+async fn read_forwarded(
+    plugin: &Arc<str>,
+    wall: Duration,
+    entries: &mut JournalEntries,
+    max_bytes: u32,
+) -> Result<Option<Vec<u8>>, RunError> {
+    let next = async { Ok::<_, wasmtime::Error>(entries.next(max_bytes).await) };
+    call(plugin, wall, next).await?.map_err(|e| {
+        let (JournalError::Unsupported(why)
+        | JournalError::Refused(why)
+        | JournalError::Failed(why)) = e;
+        source_error(plugin, SourceError::Io(why))
+    })
 }

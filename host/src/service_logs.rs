@@ -213,7 +213,7 @@ async fn run(steps: Vec<Step>, template: Query, metrics: &Metrics, sink: &mut Si
                 let Some(batch) = batch? else {
                     return Ok(true);
                 };
-                if sink.send(&batch).await.is_err() {
+                if sink.send(batch).await.is_err() {
                     return Ok(false);
                 }
             }

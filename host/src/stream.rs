@@ -107,17 +107,22 @@ pub struct Sink {
 }
 
 impl Sink {
-    pub async fn send(&mut self, chunk: &[u8]) -> Result<(), Closed> {
+    /// Sends `chunk`; an owned `Vec` goes to the client as it is, without
+    /// a copy, unless it is compressed.
+    pub async fn send<C>(&mut self, chunk: C) -> Result<(), Closed>
+    where
+        C: AsRef<[u8]> + Into<Vec<u8>>,
+    {
         // Room first, copy after: a producer waiting for room holds no
         // copy. Compressed output is charged its input's size, which it
         // exceeds by a few bytes at most.
-        let room = self.reserve(chunk.len()).await?;
+        let room = self.reserve(chunk.as_ref().len()).await?;
         let out = match &mut self.gzip {
-            None => chunk.to_vec(),
+            None => chunk.into(),
             Some(gz) => {
                 // A sync flush per chunk keeps compressed output streaming
                 // as the log is produced, at a small cost in ratio.
-                gz.write_all(chunk)
+                gz.write_all(chunk.as_ref())
                     .and_then(|()| gz.flush())
                     .expect("writing to a Vec cannot fail");
                 std::mem::take(gz.get_mut())

@@ -187,7 +187,7 @@ fn plugins_list_shows_every_plugin_with_its_grant() {
     );
     let file_at = text.find("file (built in)").expect(&text);
     assert!(text.contains("  reads \"/\" under the log root"), "{text}");
-    assert!(text.contains("nodelogd:plugin@0.1.1"), "{text}");
+    assert!(text.contains("nodelogd:plugin@0.1.2"), "{text}");
     if let Some(journald_at) = text.find("journald (built in)") {
         assert!(journald_at < file_at, "journald is asked first: {text}");
         assert!(
@@ -202,7 +202,7 @@ fn plugins_list_shows_every_plugin_with_its_grant() {
         .unwrap();
     let json = String::from_utf8(out.stdout).unwrap();
     assert!(
-        json.trim_start().starts_with('[') && json.contains("\"wit-version\": \"0.1.1\""),
+        json.trim_start().starts_with('[') && json.contains("\"wit-version\": \"0.1.2\""),
         "{json}"
     );
 }

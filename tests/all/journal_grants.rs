@@ -11,7 +11,7 @@ use crate::dropin::{get, refusal, setup};
 use crate::fixture;
 
 const UNIT_READER: &str = env!("NODELOGD_TEST_PLUGIN_UNIT_READER");
-const CLAIMS: &str = "claims = [\"unit.*\", \"whole\", \"fields.*\"]\n";
+const CLAIMS: &str = "claims = [\"unit.*\", \"forward.*\", \"whole\", \"fields.*\"]\n";
 
 fn unit_reader() -> Vec<u8> {
     std::fs::read(UNIT_READER).unwrap()
@@ -41,10 +41,11 @@ fn a_unit_grant_reads_its_units_and_nothing_else() {
     let config = "[plugins.reader]\njournal-units = [\"kubelet.service\", \"container*\"]\n";
     let addr = fixture().serve(setup("unit-grant", &[("reader", &manifest, &wasm)], config));
 
-    // Its units: journalctl's bytes, mangled names or not.
+    // Its units: journalctl's bytes, mangled names or not, read through
+    // the plugin or forwarded by it to the host (`journal.forward`).
     let kubelet = fixture().kubelet_journalctl(&["--unit=kubelet"]);
     assert!(kubelet.len() > 100, "the fixture has kubelet entries");
-    for service in ["unit.kubelet", "unit.kubelet.service"] {
+    for service in ["unit.kubelet", "unit.kubelet.service", "forward.kubelet"] {
         let resp = get(addr, service);
         assert_eq!(resp.status, 200);
         assert_eq!(resp.body, kubelet, "{service}");
@@ -55,6 +56,11 @@ fn a_unit_grant_reads_its_units_and_nothing_else() {
         body.starts_with(
             "JournalError::Refused(\"unit \\\"sshd.service\\\" is not granted to this plugin"
         ),
+        "{body}"
+    );
+    let body = get(addr, "forward.sshd").text();
+    assert!(
+        body.starts_with("JournalError::Refused(\"unit \\\"sshd.service\\\" is not granted"),
         "{body}"
     );
     let body = get(addr, "whole").text();

@@ -326,6 +326,23 @@ impl journal::Host for State {
         })?))
     }
 
+    /// Keeps the query for the runtime, which takes it when the current
+    /// call returns (`runtime::Batches`). Its thread still counts against
+    /// [`MAX_QUERIES`] until the store goes.
+    async fn forward(
+        &mut self,
+        entries: Resource<JournalEntries>,
+    ) -> wasmtime::Result<Result<(), JournalError>> {
+        let entries = self.table.delete(entries)?;
+        if self.forwarded.is_some() {
+            return Ok(Err(JournalError::Failed(
+                "this call has forwarded a query already".into(),
+            )));
+        }
+        self.forwarded = Some(entries);
+        Ok(Ok(()))
+    }
+
     async fn field_values(
         &mut self,
         name: String,
@@ -350,33 +367,38 @@ impl journal::Host for State {
     }
 }
 
+impl JournalEntries {
+    /// Up to `max_bytes` of output, `None` at its end; for the plugin's
+    /// `next-batch` and, once forwarded, for the host's stream.
+    pub async fn next(&mut self, max_bytes: u32) -> Result<Option<Vec<u8>>, JournalError> {
+        let max = (max_bytes as usize).clamp(1, BATCH);
+        while self.taken == self.pending.len() {
+            match self.batches.recv().await {
+                None => return Ok(None),
+                Some(batch) => {
+                    self.pending = batch?;
+                    self.taken = 0;
+                }
+            }
+        }
+        // A whole batch that fits is handed over as it is, not copied.
+        if self.taken == 0 && self.pending.len() <= max {
+            return Ok(Some(std::mem::take(&mut self.pending)));
+        }
+        let end = (self.taken + max).min(self.pending.len());
+        let batch = self.pending[self.taken..end].to_vec();
+        self.taken = end;
+        Ok(Some(batch))
+    }
+}
+
 impl journal::HostEntries for State {
     async fn next_batch(
         &mut self,
         entries: Resource<JournalEntries>,
         max_bytes: u32,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, JournalError>> {
-        let e = self.table.get_mut(&entries)?;
-        let max = (max_bytes as usize).clamp(1, BATCH);
-        while e.taken == e.pending.len() {
-            match e.batches.recv().await {
-                None => return Ok(Ok(None)),
-                Some(Err(err)) => return Ok(Err(err)),
-                Some(Ok(batch)) => {
-                    e.pending = batch;
-                    e.taken = 0;
-                }
-            }
-        }
-        // A whole batch that fits is handed over as it is, not copied.
-        if e.taken == 0 && e.pending.len() <= max {
-            let batch = std::mem::take(&mut e.pending);
-            return Ok(Ok(Some(batch)));
-        }
-        let end = (e.taken + max).min(e.pending.len());
-        let batch = e.pending[e.taken..end].to_vec();
-        e.taken = end;
-        Ok(Ok(Some(batch)))
+        Ok(self.table.get_mut(&entries)?.next(max_bytes).await)
     }
 
     async fn drop(&mut self, entries: Resource<JournalEntries>) -> wasmtime::Result<()> {

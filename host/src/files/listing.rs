@@ -16,19 +16,21 @@ const CHUNK: usize = 64 << 10;
 /// Writes the listing's markup through `send`, chunk by chunk.
 pub fn render(
     listing: &Listing,
-    send: &mut dyn FnMut(&[u8]) -> Result<(), Closed>,
+    send: &mut dyn FnMut(Vec<u8>) -> Result<(), Closed>,
 ) -> Result<(), Closed> {
     let mut out = Vec::with_capacity(CHUNK + 1024);
     out.extend_from_slice(HEAD);
     for (name, is_dir) in listing.iter() {
         entry(name, is_dir, &mut out);
         if out.len() >= CHUNK {
-            send(&out)?;
-            out.clear();
+            send(std::mem::replace(
+                &mut out,
+                Vec::with_capacity(CHUNK + 1024),
+            ))?;
         }
     }
     out.extend_from_slice(TAIL);
-    send(&out)
+    send(out)
 }
 
 /// One `<a>` line; a directory's name gets a trailing slash in both places.

@@ -9,6 +9,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::caps::Grants;
+use crate::caps::journal::JournalEntries;
 use crate::caps::log::RateLimit;
 
 use super::Limits;
@@ -33,6 +34,9 @@ pub struct State {
     pub(crate) open_files: u32,
     /// Journal queries open now; bounded by `caps::journal::MAX_QUERIES`.
     pub(crate) journal_queries: u32,
+    /// A journal query the plugin has made the rest of its stream
+    /// (`journal.forward`), until the runtime takes it.
+    pub(crate) forwarded: Option<JournalEntries>,
     pub(crate) log_rate: RateLimit,
 }
 
@@ -59,6 +63,7 @@ impl State {
             children: 0,
             open_files: 0,
             journal_queries: 0,
+            forwarded: None,
             log_rate: RateLimit::new(),
         }
     }

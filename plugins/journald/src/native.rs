@@ -97,7 +97,16 @@ impl GuestLogStream for Stream {
         };
         let fallback = self.fallback.borrow_mut().take();
         match (batch, fallback) {
-            (Ok(b), _) => Ok(b),
+            (Ok(Some(b)), _) => {
+                // Output has begun, so journalctl can no longer answer
+                // instead: the host sends the rest straight from its
+                // reader, and this stream is not asked again.
+                if let Source::Native(entries) = std::mem::replace(&mut *source, Source::Message(None)) {
+                    journal::forward(entries).map_err(|e| SourceError::Io(format!("{e:?}")))?;
+                }
+                Ok(Some(b))
+            }
+            (Ok(None), _) => Ok(None),
             (Err(JournalError::Unsupported(why)), Some(q)) => {
                 debug(&why);
                 *source = crate::journalctl(&q)?;

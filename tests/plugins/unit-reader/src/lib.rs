@@ -1,7 +1,9 @@
 //! A dropped-in plugin that reads the journal, for the unit grant tests.
-//! The first service name picks the query: `unit.NAME` reads unit NAME,
-//! `whole` the whole journal, `fields.NAME` lists field NAME's values
-//! (sorted, one a line). A refusal is printed as the body, as `{error:?}`.
+//! The first service name picks the query: `unit.NAME` reads unit NAME
+//! through the plugin, `forward.NAME` too but forwarded to the host from
+//! `open` (`journal.forward`), `whole` the whole journal, `fields.NAME`
+//! lists field NAME's values (sorted, one a line). A refusal is printed as
+//! the body, as `{error:?}`.
 
 use exports::nodelogd::plugin::source::{
     Guest, GuestLogStream, LogStream, Query, SourceError, SourceInfo,
@@ -50,11 +52,17 @@ impl Guest for UnitReader {
                 Err(e) => State::Text(format!("{e:?}")),
             }
         } else {
-            let units = match mode.strip_prefix("unit.") {
+            let forward = mode.strip_prefix("forward.");
+            let units = match mode.strip_prefix("unit.").or(forward) {
                 Some(unit) => vec![unit.to_string()],
                 None => Vec::new(),
             };
             match journal::query(&query(units)) {
+                // This stream ends where the forwarded query begins.
+                Ok(entries) if forward.is_some() => match journal::forward(entries) {
+                    Ok(()) => State::Text(String::new()),
+                    Err(e) => State::Text(format!("{e:?}")),
+                },
                 Ok(entries) => State::Entries(entries),
                 Err(e) => State::Text(format!("{e:?}")),
             }
@@ -79,7 +87,7 @@ impl GuestLogStream for Stream {
         let mut state = self.state.borrow_mut();
         match state.take() {
             None => Ok(None),
-            Some(State::Text(text)) => Ok(Some(text.into_bytes())),
+            Some(State::Text(text)) => Ok(Some(text.into_bytes()).filter(|t| !t.is_empty())),
             Some(State::Entries(entries)) => {
                 let batch = entries
                     .next_batch(max_bytes)
