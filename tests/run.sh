@@ -8,11 +8,17 @@ cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
 
-if [ ! -x /lib/systemd/systemd-journal-remote ] && [ ! -x /usr/lib/systemd/systemd-journal-remote ]; then
+# systemd-journal-remote builds test journals; zstd (libzstd's program)
+# writes the frames the patched zstd decoder is tested on.
+missing=()
+[ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] ||
+  missing+=(systemd-journal-remote)
+command -v zstd >/dev/null || missing+=(zstd)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq systemd-journal-remote
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}"
   else
-    echo "tests/run.sh: systemd-journal-remote is needed to build test journals: apt-get install -y systemd-journal-remote" >&2
+    echo "tests/run.sh: needed: apt-get install -y ${missing[*]}" >&2
     exit 1
   fi
 fi

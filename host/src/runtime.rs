@@ -401,6 +401,20 @@ impl Instance {
             .map_err(|e| source_error(&self.plugin, e))
     }
 
+    /// Charges `batch` to the request's output limit.
+    fn count(&mut self, batch: Option<Vec<u8>>) -> Result<Option<Vec<u8>>, RunError> {
+        let len = batch.as_ref().map_or(0, |b| b.len() as u64);
+        self.output_left =
+            self.output_left
+                .checked_sub(len)
+                .ok_or_else(|| RunError::Malformed {
+                    plugin: self.plugin.clone(),
+                    detail: "produced more output than its limit (output-mib)".to_string(),
+                    cause: Fault::OutputLimit,
+                })?;
+        Ok(batch)
+    }
+
     pub async fn open(mut self, query: &Query) -> Result<Batches, RunError> {
         let guest = self.source.nodelogd_plugin_source();
         let stream = call(
@@ -430,60 +444,33 @@ pub struct Batches {
 }
 
 impl Batches {
+    /// Up to `max_bytes` from the plugin; a forwarded query's batches are
+    /// the host's own and as large as the reader makes them.
     pub async fn next(&mut self, max_bytes: u32) -> Result<Option<Vec<u8>>, RunError> {
-        let batch = match self.forwarded.as_mut() {
-            Some(entries) => {
-                read_forwarded(
-                    &self.instance.plugin,
-                    self.instance.wall,
-                    entries,
-                    max_bytes,
-                )
-                .await?
+        if self.forwarded.is_none() {
+            let batch = self.instance.next_batch(self.stream, max_bytes).await?;
+            // The contract bounds a batch; a plugin that ignores it is
+            // broken, and the host does not buffer on its behalf.
+            if batch.as_ref().is_some_and(|b| b.len() > max_bytes as usize) {
+                let detail = format!("returned a batch larger than {max_bytes} bytes");
+                return Err(RunError::Malformed {
+                    plugin: self.instance.plugin.clone(),
+                    detail,
+                    cause: Fault::Malformed,
+                });
             }
-            None => {
-                let batch = self.instance.next_batch(self.stream, max_bytes).await?;
-                self.forwarded = self.instance.store.data_mut().forwarded.take();
-                match (batch, self.forwarded.as_mut()) {
-                    // The plugin ended its part where the forwarded
-                    // query begins.
-                    (None, Some(entries)) => {
-                        read_forwarded(
-                            &self.instance.plugin,
-                            self.instance.wall,
-                            entries,
-                            max_bytes,
-                        )
-                        .await?
-                    }
-                    (batch, _) => batch,
-                }
+            self.forwarded = self.instance.store.data_mut().forwarded.take();
+            // Otherwise the plugin ended its part where the forwarded
+            // query begins.
+            if batch.is_some() || self.forwarded.is_none() {
+                return self.instance.count(batch);
             }
-        };
-        let Instance {
-            plugin,
-            output_left,
-            ..
-        } = &mut self.instance;
-        // The contract bounds a batch; a plugin that ignores it is broken,
-        // and the host does not buffer on its behalf.
-        if batch.as_ref().is_some_and(|b| b.len() > max_bytes as usize) {
-            let detail = format!("returned a batch larger than {max_bytes} bytes");
-            return Err(RunError::Malformed {
-                plugin: plugin.clone(),
-                detail,
-                cause: Fault::Malformed,
-            });
         }
-        let len = batch.as_ref().map_or(0, |b| b.len() as u64);
-        *output_left = output_left
-            .checked_sub(len)
-            .ok_or_else(|| RunError::Malformed {
-                plugin: plugin.clone(),
-                detail: "produced more output than its limit (output-mib)".to_string(),
-                cause: Fault::OutputLimit,
-            })?;
-        Ok(batch)
+        let Some(entries) = self.forwarded.as_mut() else {
+            return Ok(None);
+        };
+        let batch = read_forwarded(&self.instance.plugin, self.instance.wall, entries).await?;
+        self.instance.count(batch)
     }
 }
 
@@ -494,9 +481,8 @@ async fn read_forwarded(
     plugin: &Arc<str>,
     wall: Duration,
     entries: &mut JournalEntries,
-    max_bytes: u32,
 ) -> Result<Option<Vec<u8>>, RunError> {
-    let next = async { Ok::<_, wasmtime::Error>(entries.next(max_bytes).await) };
+    let next = async { Ok::<_, wasmtime::Error>(entries.next_whole().await) };
     call(plugin, wall, next).await?.map_err(|e| {
         let (JournalError::Unsupported(why)
         | JournalError::Refused(why)

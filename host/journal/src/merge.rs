@@ -151,13 +151,23 @@ impl Merge {
         loop {
             let next = match s.pos {
                 Pos::End => return Ok(()),
+                // The candidate's location was read when it became the
+                // candidate (an entry never changes): checked again against
+                // the new current entry, as journalctl does, but not read
+                // again, so a file that does not advance costs no read.
+                Pos::At(offset, loc) => {
+                    if beyond(self.current.as_ref(), &loc, dir) {
+                        return Ok(());
+                    }
+                    s.pos = Pos::Taken(offset);
+                    continue;
+                }
                 Pos::Unset => match self.seek {
                     Seek::Head => s.node.next_from(file, 0, Direction::Down)?,
                     Seek::Tail => s.node.next_from(file, u64::MAX, Direction::Up)?,
                     Seek::Realtime(t) => s.node.seek_realtime(file, t, dir)?,
                     Seek::Before(loc) => before(&mut s.node, file, &loc)?,
                 },
-                Pos::At(offset, _) => Some(offset),
                 Pos::Taken(offset) => match dir {
                     Direction::Down => s.node.next_from(file, offset + 1, dir)?,
                     Direction::Up if offset == 0 => None,
@@ -169,15 +179,7 @@ impl Merge {
                 return Ok(());
             };
             let loc = file.location(offset)?;
-            let beyond = self.current.as_ref().is_none_or(|cur| {
-                let k = loc.compare(cur);
-                if dir == Direction::Down {
-                    k.is_gt()
-                } else {
-                    k.is_lt()
-                }
-            });
-            if beyond {
+            if beyond(self.current.as_ref(), &loc, dir) {
                 s.pos = Pos::At(offset, loc);
                 return Ok(());
             }
@@ -200,6 +202,18 @@ impl Merge {
             };
         }
     }
+}
+
+/// Whether `loc` lies beyond the `current` entry in direction `dir`.
+fn beyond(current: Option<&Location>, loc: &Location, dir: Direction) -> bool {
+    current.is_none_or(|cur| {
+        let k = loc.compare(cur);
+        if dir == Direction::Down {
+            k.is_gt()
+        } else {
+            k.is_lt()
+        }
+    })
 }
 
 /// The last entry of `node` ordering before `loc`: bisect the whole file,

@@ -35,10 +35,11 @@ use crate::runtime::bindings::nodelogd::plugin::journal::{self, JournalError, Jo
 pub const MAX_QUERIES: u32 = 4;
 /// The most a plugin gets from one `next-batch`.
 const BATCH: usize = 64 << 10;
-/// What the reader thread prepares per batch before it hands it over: half
-/// of [`BATCH`], so that a batch with the entry that crossed the mark still
-/// fits in one `next-batch` and is moved, not split and copied.
-const FILL: usize = BATCH / 2;
+/// What the reader thread prepares per batch before it hands it over.
+/// A forwarded query's batches go to the client as they are, so larger
+/// ones mean fewer wake-ups and writes per byte; a plugin reading them
+/// gets them in pieces of at most [`BATCH`].
+const FILL: usize = 128 << 10;
 /// Entries the reader examines before it looks whether the query is still
 /// wanted, so a pattern that matches nothing cannot keep it busy after the
 /// client has gone.
@@ -224,7 +225,7 @@ fn run(
     for skipped in entries.skipped_files() {
         tracing::debug!(?skipped, "journal file skipped");
     }
-    let mut out = Vec::with_capacity(BATCH);
+    let mut out = Vec::with_capacity(2 * FILL);
     loop {
         let more = entries
             .fill_bounded(&mut out, FILL, SLICE_ENTRIES)
@@ -238,7 +239,7 @@ fn run(
             }
             continue;
         }
-        let batch = more.map(|_| std::mem::replace(&mut out, Vec::with_capacity(BATCH)));
+        let batch = more.map(|_| std::mem::replace(&mut out, Vec::with_capacity(2 * FILL)));
         if batches.blocking_send(batch).is_err() || end {
             return;
         }
@@ -368,10 +369,22 @@ impl journal::Host for State {
 }
 
 impl JournalEntries {
-    /// Up to `max_bytes` of output, `None` at its end; for the plugin's
-    /// `next-batch` and, once forwarded, for the host's stream.
-    pub async fn next(&mut self, max_bytes: u32) -> Result<Option<Vec<u8>>, JournalError> {
-        let max = (max_bytes as usize).clamp(1, BATCH);
+    /// The next batch as the reader made it, `None` at the end; for a
+    /// forwarded query, whose batches are not bounded by a plugin's
+    /// `max-bytes`.
+    pub async fn next_whole(&mut self) -> Result<Option<Vec<u8>>, JournalError> {
+        if self.taken < self.pending.len() {
+            let rest = self.pending.split_off(self.taken);
+            self.pending.clear();
+            self.taken = 0;
+            return Ok(Some(rest));
+        }
+        self.next(u32::MAX).await
+    }
+
+    /// Up to `max_bytes` of output, `None` at its end.
+    async fn next(&mut self, max_bytes: u32) -> Result<Option<Vec<u8>>, JournalError> {
+        let max = (max_bytes as usize).max(1);
         while self.taken == self.pending.len() {
             match self.batches.recv().await {
                 None => return Ok(None),
@@ -398,7 +411,8 @@ impl journal::HostEntries for State {
         entries: Resource<JournalEntries>,
         max_bytes: u32,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, JournalError>> {
-        Ok(self.table.get_mut(&entries)?.next(max_bytes).await)
+        let max = max_bytes.min(BATCH as u32);
+        Ok(self.table.get_mut(&entries)?.next(max).await)
     }
 
     async fn drop(&mut self, entries: Resource<JournalEntries>) -> wasmtime::Result<()> {
