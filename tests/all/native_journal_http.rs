@@ -68,21 +68,26 @@ fn serve_native(dir: &Path, deadline: u64) -> SocketAddr {
     })
 }
 
-/// Whether this process (the in-process nodelogd) maps a file under `dir`.
-fn maps(dir: &Path) -> bool {
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    maps.contains(&*dir.to_string_lossy())
+/// Whether this process (the in-process nodelogd) has a file under `dir`
+/// open. A query holds the file being written open while it reads it; its
+/// map outlives the query (`OpenFiles`).
+fn opens(dir: &Path) -> bool {
+    let dir = dir.to_string_lossy();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .any(|target| target.to_string_lossy().contains(&*dir))
 }
 
-fn unmapped_within(dir: &Path, within: Duration) -> bool {
+fn closed_within(dir: &Path, within: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < within {
-        if !maps(dir) {
+        if !opens(dir) {
             return true;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    !maps(dir)
+    !opens(dir)
 }
 
 /// Reads an HTTP/1.1 response to its end (the server closes the
@@ -116,7 +121,7 @@ fn read_slowly(addr: SocketAddr, pause: Duration, after_first: impl FnOnce()) ->
 }
 
 /// Pins: the reader is a thread of the host, not a process the request's
-/// store kills; it must stop (and unmap the journal) when the client goes.
+/// store kills; it must stop (and close the journal) when the client goes.
 #[test]
 fn a_client_that_disconnects_stops_the_native_reader() {
     let dir = linked_journal("native-disconnect");
@@ -125,10 +130,10 @@ fn a_client_that_disconnects_stops_the_native_reader() {
     let mut first = [0u8; 4096];
     socket.read_exact(&mut first).unwrap();
     assert!(first.starts_with(b"HTTP/1.1 200"));
-    assert!(maps(&dir), "the reader holds the journal while it streams");
+    assert!(opens(&dir), "the reader holds the journal while it streams");
     drop(socket);
     assert!(
-        unmapped_within(&dir, Duration::from_secs(2)),
+        closed_within(&dir, Duration::from_secs(2)),
         "the native reader outlived its client"
     );
 }
@@ -169,6 +174,55 @@ fn a_file_appended_to_while_a_query_streams() {
         body.len(),
         before.len(),
         after.len()
+    );
+}
+
+/// Pins: the file being written keeps its map between queries (its header
+/// read again for each), so entries journald appends without growing the
+/// file, and so without a new size to notice, are in the next answer; and
+/// so are those of an append that grows it, which is mapped anew.
+#[test]
+fn a_file_appended_to_between_queries() {
+    const TOTAL: usize = 60_000;
+    let dir = scratch("native-append-between");
+    let write = |range: std::ops::Range<usize>| {
+        let mut writer = Writer::start(&dir).unwrap();
+        write_export(writer.input(), TOTAL, 5, range).unwrap();
+        writer.finish().unwrap();
+    };
+    let sizes = || -> Vec<u64> {
+        let mut sizes: Vec<(PathBuf, u64)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| (e.path(), e.metadata().unwrap().len()))
+            .collect();
+        sizes.sort();
+        sizes.into_iter().map(|(_, len)| len).collect()
+    };
+    write(0..2_000);
+    let addr = serve_native(&dir, 60);
+    let everything = || http::get(addr, EVERYTHING).body;
+    assert_eq!(everything(), journalctl_everything(&dir));
+
+    let before = sizes();
+    write(2_000..2_050);
+    assert_eq!(sizes(), before, "a small append keeps the file's length");
+    assert_eq!(
+        everything(),
+        journalctl_everything(&dir),
+        "the small append is served"
+    );
+
+    let mut written = 2_050;
+    while sizes() == before {
+        assert!(written < TOTAL, "{TOTAL} entries never grew the file");
+        write(written..written + 2_000);
+        written += 2_000;
+    }
+    assert_eq!(
+        everything(),
+        journalctl_everything(&dir),
+        "the append that grew the file is served"
     );
 }
 

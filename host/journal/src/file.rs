@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use memmap2::Mmap;
 use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
@@ -78,7 +79,9 @@ impl Location {
 
 pub struct JournalFile {
     path: PathBuf,
-    map: Mmap,
+    map: Arc<Mmap>,
+    /// Held while a query reads a map shared with other queries.
+    _file: Option<std::fs::File>,
     compact: bool,
     hasher: Hasher,
     seqnum_id: [u8; 16],
@@ -108,10 +111,33 @@ impl JournalFile {
             source,
         };
         let file = std::fs::File::open(path).map_err(io)?;
+        let map = Self::map_file(path, &file)?;
+        Self::from_map(path, map, None, max_field)
+    }
+
+    /// A map of `file` as long as it is now.
+    pub(crate) fn map_file(path: &Path, file: &std::fs::File) -> Result<Arc<Mmap>> {
         // SAFETY: the mapping is read-only and private; journald only ever
-        // appends to a file or replaces it, and every read below is
+        // appends to a file or replaces it, and every read is
         // bounds-checked against the length mapped here.
-        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let map = unsafe { Mmap::map(file) }.map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Arc::new(map))
+    }
+
+    /// `file`, open at `path`, read through `map`: a map of it made while it
+    /// had the length it has now, maybe for an earlier query. The header is
+    /// read anew, as `open` reads it: a private read-only map shows what
+    /// journald has written since it was made. The file stays open while
+    /// this is read, as journalctl keeps it.
+    pub(crate) fn from_map(
+        path: &Path,
+        map: Arc<Mmap>,
+        file: Option<std::fs::File>,
+        max_field: usize,
+    ) -> Result<Self> {
         let h = &map[..];
         if h.len() < 240 || &h[..8] != SIGNATURE {
             return corrupt("header signature or size", 0);
@@ -167,6 +193,7 @@ impl JournalFile {
             n_entries: le64(h, 152),
             max_field,
             map,
+            _file: file,
         })
     }
 
