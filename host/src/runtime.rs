@@ -373,6 +373,9 @@ impl Instance {
         )
         .await?
         .map_err(|e| source_error(&self.plugin, e))?;
+        // A query forwards only from `open` or `next-batch`, as part of a
+        // stream; one forwarded here belongs to none, and is dropped.
+        self.store.data_mut().forwarded = None;
         if claims.len() != services.len() {
             let detail = format!(
                 "answered for {} services out of {}",
@@ -482,7 +485,7 @@ async fn read_forwarded(
     wall: Duration,
     entries: &mut JournalEntries,
 ) -> Result<Option<Vec<u8>>, RunError> {
-    let next = async { Ok::<_, wasmtime::Error>(entries.next_whole().await) };
+    let next = async { Ok::<_, wasmtime::Error>(entries.next_forwarded().await) };
     call(plugin, wall, next).await?.map_err(|e| {
         let (JournalError::Unsupported(why)
         | JournalError::Refused(why)

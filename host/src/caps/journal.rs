@@ -40,6 +40,8 @@ const BATCH: usize = 64 << 10;
 /// ones mean fewer wake-ups and writes per byte; a plugin reading them
 /// gets them in pieces of at most [`BATCH`].
 const FILL: usize = 128 << 10;
+/// The most a forwarded query hands the response at once.
+const FORWARDED_MAX: usize = 1 << 20;
 /// Entries the reader examines before it looks whether the query is still
 /// wanted, so a pattern that matches nothing cannot keep it busy after the
 /// client has gone.
@@ -365,17 +367,11 @@ impl journal::Host for State {
 }
 
 impl JournalEntries {
-    /// The next batch as the reader made it, `None` at the end; for a
-    /// forwarded query, whose batches are not bounded by a plugin's
-    /// `max-bytes`.
-    pub async fn next_whole(&mut self) -> Result<Option<Vec<u8>>, JournalError> {
-        if self.taken < self.pending.len() {
-            let rest = self.pending.split_off(self.taken);
-            self.pending.clear();
-            self.taken = 0;
-            return Ok(Some(rest));
-        }
-        self.next(u32::MAX).await
+    /// The next batch of a forwarded query: as the reader made it, but a
+    /// batch made large by one huge entry (fields reach [`MAX_FIELD`]) in
+    /// pieces of [`FORWARDED_MAX`].
+    pub async fn next_forwarded(&mut self) -> Result<Option<Vec<u8>>, JournalError> {
+        self.next(FORWARDED_MAX as u32).await
     }
 
     /// Up to `max_bytes` of output, `None` at its end.
