@@ -197,6 +197,12 @@ impl JournalFile {
         })
     }
 
+    /// Whether both are read through one map.
+    #[cfg(test)]
+    pub(crate) fn shares_map(&self, other: &JournalFile) -> bool {
+        Arc::ptr_eq(&self.map, &other.map)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -218,7 +218,8 @@ mod tests {
     }
 
     /// Archived files are shared between opens, until they change or go;
-    /// the file still written is opened anew each time.
+    /// the file still written is opened anew each time, through the same
+    /// map while it is the same file with the same length.
     #[test]
     fn archived_files_are_kept_open_until_they_change_or_go() {
         let dir = scratch("cache");
@@ -236,6 +237,17 @@ mod tests {
             !Arc::ptr_eq(&a.files[0], &b.files[0]),
             "online: opened anew"
         );
+        assert!(a.files[0].shares_map(&b.files[0]), "online: the same map");
+        // Replaced, or grown: mapped anew.
+        let new = dir.join("new");
+        std::fs::write(&new, garbage_journal()).unwrap();
+        std::fs::rename(&new, &online).unwrap();
+        let replaced = open();
+        assert!(!b.files[0].shares_map(&replaced.files[0]), "replaced");
+        let mut grown = garbage_journal();
+        grown.extend([0; 8]);
+        std::fs::write(&online, grown).unwrap();
+        assert!(!replaced.files[0].shares_map(&open().files[0]), "grown");
         // Replaced under the same name: opened again.
         let new = dir.join("new");
         std::fs::write(&new, garbage_journal()).unwrap();
@@ -245,7 +257,7 @@ mod tests {
         // Vacuumed: forgotten.
         std::fs::remove_file(&archived).unwrap();
         assert_eq!(open().files.len(), 1);
-        assert_eq!(format!("{cache:?}"), "OpenFiles(0 archived files)");
+        assert_eq!(format!("{cache:?}"), "OpenFiles(1 files)", "the online one");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
