@@ -290,9 +290,10 @@ fn file(opened: Opened, permit: Permit) -> Response<Body> {
         // between the file and the socket's writes.
         loop {
             let mut buf = Vec::with_capacity(CHUNK);
-            match (&mut file).take(CHUNK as u64).read_to_end(&mut buf) {
-                Ok(1..) if send(buf).is_ok() => {}
-                _ => break,
+            // What was read before an error is in `buf`, and is sent.
+            let read = (&mut file).take(CHUNK as u64).read_to_end(&mut buf);
+            if buf.is_empty() || send(buf).is_err() || !matches!(read, Ok(CHUNK)) {
+                break;
             }
         }
     });

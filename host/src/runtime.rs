@@ -371,11 +371,11 @@ impl Instance {
             self.wall,
             guest.call_serves(&mut self.store, services),
         )
-        .await?
-        .map_err(|e| source_error(&self.plugin, e))?;
+        .await;
         // A query forwards only from `open` or `next-batch`, as part of a
         // stream; one forwarded here belongs to none, and is dropped.
         self.store.data_mut().forwarded = None;
+        let claims = claims?.map_err(|e| source_error(&self.plugin, e))?;
         if claims.len() != services.len() {
             let detail = format!(
                 "answered for {} services out of {}",

@@ -143,9 +143,18 @@ impl Sink {
         }
     }
 
-    async fn push(&self, out: Vec<u8>, room: Option<OwnedSemaphorePermit>) -> Result<(), Closed> {
+    async fn push(
+        &self,
+        mut out: Vec<u8>,
+        room: Option<OwnedSemaphorePermit>,
+    ) -> Result<(), Closed> {
         if out.is_empty() {
             return Ok(());
+        }
+        // The budget counts the bytes sent, so a moved buffer must not hold
+        // much more than those (a tail's last batch in a 256 KiB buffer).
+        if out.capacity() > 2 * out.len() {
+            out.shrink_to_fit();
         }
         let out = match room {
             None => Bytes::from(out),

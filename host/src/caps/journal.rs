@@ -21,6 +21,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use nodelogd_journal::{Error, Journal, OpenFiles, Query};
 use tokio::sync::{mpsc, oneshot};
@@ -40,6 +41,8 @@ const BATCH: usize = 64 << 10;
 /// ones mean fewer wake-ups and writes per byte; a plugin reading them
 /// gets them in pieces of at most [`BATCH`].
 const FILL: usize = 128 << 10;
+/// How long matches found may wait for a batch to fill.
+const FLUSH_AFTER: Duration = Duration::from_millis(100);
 /// The most a forwarded query hands the response at once.
 const FORWARDED_MAX: usize = 1 << 20;
 /// Entries the reader examines before it looks whether the query is still
@@ -228,6 +231,7 @@ fn run(
         tracing::debug!(?skipped, "journal file skipped");
     }
     let mut out = Vec::with_capacity(2 * FILL);
+    let mut sent = Instant::now();
     loop {
         let more = entries
             .fill_bounded(&mut out, FILL, SLICE_ENTRIES)
@@ -235,12 +239,16 @@ fn run(
         let end = !matches!(more, Ok(true));
         if !end && out.len() < FILL {
             // A slice of entries matched little: look whether the query is
-            // still wanted before the next one.
+            // still wanted before the next one, and send what there is if
+            // it has waited a while, so that a sparse pattern streams.
             if batches.is_closed() {
                 return;
             }
-            continue;
+            if out.is_empty() || sent.elapsed() < FLUSH_AFTER {
+                continue;
+            }
         }
+        sent = Instant::now();
         let batch = more.map(|_| std::mem::replace(&mut out, Vec::with_capacity(2 * FILL)));
         if batches.blocking_send(batch).is_err() || end {
             return;
@@ -326,13 +334,14 @@ impl journal::Host for State {
     }
 
     /// Keeps the query for the runtime, which takes it when the current
-    /// call returns (`runtime::Batches`). Its thread still counts against
-    /// [`MAX_QUERIES`] until the store goes.
+    /// call returns (`runtime::Batches`). It leaves the plugin's
+    /// [`MAX_QUERIES`]: a store holds at most one forwarded query more.
     async fn forward(
         &mut self,
         entries: Resource<JournalEntries>,
     ) -> wasmtime::Result<Result<(), JournalError>> {
         let entries = self.table.delete(entries)?;
+        self.journal_queries -= 1;
         if self.forwarded.is_some() {
             return Ok(Err(JournalError::Failed(
                 "this call has forwarded a query already".into(),

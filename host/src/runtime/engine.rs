@@ -9,7 +9,7 @@
 //! Epoch ticks charged whole 10 ms windows to any guest that ran at all in
 //! them, which ended honest, trickling streams after about `cpu-ms`.
 
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Fuel per millisecond of budget. Measured here (2 cores, loaded): the
 /// misbehave plugin's runaway loop burns 300 million in 60 to 90 ms, so
@@ -39,9 +39,10 @@ pub fn new(max_instances: u32, max_memory_bytes: usize) -> anyhow::Result<Engine
         .total_tables(max_instances.saturating_mul(4))
         .max_memory_size(max_memory_bytes)
         .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(KEEP_RESIDENT / 16)
-        // Resets only the pages a request touched (Linux 6.7 and later).
-        .pagemap_scan(Enabled::Auto);
+        .table_keep_resident(KEEP_RESIDENT / 16);
+    // Not `pagemap_scan`: in wasmtime 48 it resets only pages that are
+    // present, so a dirty page swapped out would reach the slot's next
+    // plugin unzeroed (bytecodealliance/wasmtime#14357).
     match Engine::new(config().allocation_strategy(InstanceAllocationStrategy::Pooling(pool))) {
         Ok(engine) => Ok(engine),
         Err(e) => {

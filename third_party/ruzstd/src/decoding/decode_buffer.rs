@@ -111,10 +111,12 @@ impl DecodeBuffer {
     }
 
     fn repeat_in_chunks(&mut self, offset: usize, match_length: usize, start_idx: usize) {
-        // The output from `start_idx` on repeats with period `offset`, so a
-        // copy from `start_idx` of any whole number of periods that are
-        // already there continues it: the chunk doubles each time, and a
-        // match of length L at offset O takes log2(L / O) copies, not L / O.
+        // The output from `start_idx` on repeats with period `offset`. A
+        // chunk copied from `start_idx` continues it when it is written at
+        // a whole number of periods past `start_idx`, and `copied` always
+        // is one (0, O, 3O, 7O, ...), since each chunk but the last is
+        // `offset + copied` long. So the chunks double, and a match of
+        // length L at offset O takes about log2(L / O) copies, not L / O.
         let mut copied = 0;
         while copied < match_length {
             let chunksize = usize::min(offset + copied, match_length - copied);
