@@ -80,7 +80,12 @@ impl Reloader {
     pub async fn reload(&self, args: &ServeArgs) -> anyhow::Result<()> {
         let metrics = self.apps.borrow().metrics.clone();
         let result = self.try_reload(args).await;
+        // Counted before it is logged: whoever waits for the log line (an
+        // operator, a test) then finds the count already taken.
         metrics.reloaded(result.is_ok());
+        if result.is_ok() {
+            tracing::info!("configuration reloaded");
+        }
         result
     }
 
@@ -115,7 +120,6 @@ impl Reloader {
         }
         self.apps.send_replace(Arc::new(app));
         *current = config;
-        tracing::info!("configuration reloaded");
         Ok(())
     }
 }
