@@ -226,6 +226,46 @@ fn a_file_appended_to_between_queries() {
     );
 }
 
+/// Whether this process maps `path` (or the file that had that name).
+fn maps(path: &Path) -> bool {
+    let path = path.to_string_lossy();
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .any(|line| line.contains(&*path))
+}
+
+/// Pins: an archived file stays mapped between queries (`OpenFiles`); if
+/// nothing but the next query let it go, a file journald vacuumed would
+/// keep its disk space for as long as no one asked. The sweep, every ten
+/// seconds, lets it go.
+#[test]
+fn a_vacuumed_file_is_let_go_without_another_query() {
+    let dir = scratch("native-vacuum");
+    let archived = dir
+        .join("system@0c15936455884523b12403cc33826b2e-0000000000000001-000627751067080f.journal");
+    std::fs::copy(fixture().journal_dir.join("system.journal"), &archived).unwrap();
+    let addr = serve_native(&dir, 60);
+    assert_eq!(
+        http::get(addr, EVERYTHING).body,
+        journalctl_everything(&dir)
+    );
+    assert!(
+        maps(&archived),
+        "the archive is kept mapped after the query"
+    );
+    std::fs::remove_file(&archived).unwrap();
+    let start = Instant::now();
+    while maps(&archived) {
+        assert!(
+            start.elapsed() < Duration::from_secs(25),
+            "the vacuumed file is still mapped after {:?}",
+            start.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Pins: a file rotated away (renamed out of the directory, as an archive
 /// that is then vacuumed) while a query streams is still read to its end,
 /// with both readers.

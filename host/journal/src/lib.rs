@@ -260,4 +260,33 @@ mod tests {
         assert_eq!(format!("{cache:?}"), "OpenFiles(1 files)", "the online one");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// Between queries, a sweep forgets what was vacuumed or rotated away
+    /// and keeps the rest.
+    #[test]
+    fn a_sweep_forgets_the_files_that_went() {
+        let dir = scratch("sweep");
+        let archived = dir.join("system@0c15-01-02.journal");
+        let older = dir.join("system@0c15-00-01.journal");
+        let online = dir.join("system.journal");
+        for path in [&archived, &older, &online] {
+            std::fs::write(path, garbage_journal()).unwrap();
+        }
+        let cache = OpenFiles::default();
+        Journal::open_cached(std::slice::from_ref(&dir), 1 << 20, &cache).unwrap();
+        cache.sweep();
+        assert_eq!(format!("{cache:?}"), "OpenFiles(3 files)", "nothing went");
+        // Vacuumed, and rotated: a new file under the name being written.
+        std::fs::remove_file(&older).unwrap();
+        let new = dir.join("new");
+        std::fs::write(&new, garbage_journal()).unwrap();
+        std::fs::rename(&new, &online).unwrap();
+        cache.sweep();
+        assert_eq!(
+            format!("{cache:?}"),
+            "OpenFiles(1 files)",
+            "the archive left"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -18,6 +18,10 @@
 //! time cannot tell: writes through a map need not change it. Mapping and
 //! unmapping it twice per tail request (the unit check and the query) took
 //! a sixth of the host's CPU at a thousand tails a second.
+//!
+//! A file that went (vacuumed, rotated, replaced) is forgotten by the next
+//! open, and between queries by [`OpenFiles::sweep`], which the host runs
+//! on a timer: a deleted file's disk space is not free while it is mapped.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
@@ -51,11 +55,45 @@ impl Identity {
             time,
         }
     }
+
+    /// A finished file's, with its modification time.
+    fn finished(meta: &Metadata) -> Self {
+        Identity::new(meta, (meta.mtime(), meta.mtime_nsec() as u32))
+    }
+
+    /// The file being written's, with its birth time; none on a file
+    /// system that keeps no birth time, where a reused inode could not be
+    /// told apart.
+    fn written(meta: &Metadata) -> Option<Self> {
+        let born = meta.created().ok()?.duration_since(UNIX_EPOCH).ok()?;
+        Some(Identity::new(
+            meta,
+            (born.as_secs() as i64, born.subsec_nanos()),
+        ))
+    }
 }
 
 enum Cached {
     Finished(Identity, Arc<JournalFile>),
     Written(Identity, Arc<Mmap>),
+}
+
+impl Cached {
+    fn identity(&self) -> Identity {
+        match self {
+            Cached::Finished(identity, _) | Cached::Written(identity, _) => *identity,
+        }
+    }
+
+    /// Whether the file at this entry's path, as `meta` describes it, is
+    /// still the one this entry maps.
+    fn is_current(&self, meta: &Metadata) -> bool {
+        let now = match self {
+            Cached::Finished(..) => Some(Identity::finished(meta)),
+            Cached::Written(..) => Identity::written(meta),
+        };
+        now == Some(self.identity())
+    }
 }
 
 /// The files of the last open; see the module documentation.
@@ -87,7 +125,7 @@ impl OpenFiles {
         let Ok(meta) = std::fs::metadata(path) else {
             return fresh(); // and its error
         };
-        let identity = Identity::new(&meta, (meta.mtime(), meta.mtime_nsec() as u32));
+        let identity = Identity::finished(&meta);
         if let Some(Cached::Finished(seen, file)) = self.lock().get(path)
             && *seen == identity
         {
@@ -108,17 +146,11 @@ impl OpenFiles {
         };
         let file = std::fs::File::open(path).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
-        // Without a birth time (a file system that keeps none) a reused
-        // inode could not be told apart: map it afresh each time.
-        let born = meta
-            .created()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok());
-        let Some(born) = born else {
+        // Without a birth time, mapped afresh each time.
+        let Some(identity) = Identity::written(&meta) else {
             let map = JournalFile::map_file(path, &file)?;
             return JournalFile::from_map(path, map, Some(file), max_field);
         };
-        let identity = Identity::new(&meta, (born.as_secs() as i64, born.subsec_nanos()));
         let seen = match self.lock().get(path) {
             Some(Cached::Written(seen, map)) if *seen == identity => Some(map.clone()),
             _ => None,
@@ -140,6 +172,26 @@ impl OpenFiles {
     pub(crate) fn keep_only(&self, found: &[PathBuf]) {
         self.lock()
             .retain(|path, _| found.binary_search(path).is_ok());
+    }
+
+    /// Forgets the files that are no longer at their paths as they were
+    /// (vacuumed, rotated, replaced): between queries nothing else would,
+    /// and the map of a deleted file keeps its disk space from journald's
+    /// vacuuming. Blocking: a `stat` of each file, none under the lock.
+    pub fn sweep(&self) {
+        let paths: Vec<PathBuf> = self.lock().keys().cloned().collect();
+        for path in paths {
+            let meta = std::fs::metadata(&path).ok();
+            let mut files = self.lock();
+            // Looked at again under the lock: a query may have replaced
+            // the entry since.
+            let stale = files
+                .get(&path)
+                .is_some_and(|cached| !meta.as_ref().is_some_and(|m| cached.is_current(m)));
+            if stale {
+                files.remove(&path);
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Cached>> {

@@ -20,7 +20,7 @@
 //! deadline bounds it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use nodelogd_journal::{Error, Journal, OpenFiles, Query};
@@ -70,9 +70,14 @@ pub enum JournalAccess {
 }
 
 impl JournalAccess {
-    /// `--journal-dir`, or the system journal.
+    /// `--journal-dir`, or the system journal. On a runtime, the files its
+    /// queries keep open are swept every [`SWEEP_EVERY`] while any query
+    /// can still use them; elsewhere (no runtime) no query can run.
     pub fn new(journal_dir: Option<&Path>) -> Self {
         let cache = Arc::default();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(sweep(Arc::downgrade(&cache)));
+        }
         match journal_dir {
             Some(dir) => JournalAccess::Dir(dir.to_path_buf(), cache),
             None => JournalAccess::System(Arc::new(SystemJournal::local()), cache),
@@ -90,6 +95,26 @@ impl JournalAccess {
                 Journal::open_cached(&system.files(), MAX_FIELD, cache)
             }
         }
+    }
+}
+
+/// How often the files kept open between queries are looked at again: a
+/// file journald vacuumed keeps its disk space while it is mapped.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// Sweeps `cache` (see [`OpenFiles::sweep`]) until it is dropped.
+async fn sweep(cache: Weak<OpenFiles>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await; // the first tick is at once
+    loop {
+        every.tick().await;
+        let Some(cache) = cache.upgrade() else {
+            return;
+        };
+        // A stat per file: on a blocking thread. Should it fail to start,
+        // the next tick tries again.
+        let _ = tokio::task::spawn_blocking(move || cache.sweep()).await;
     }
 }
 
