@@ -297,6 +297,51 @@ fn a_file_rotated_away_mid_query() {
     }
 }
 
+/// Pins: a file truncated under the reader's map while a query streams
+/// (an admin's `truncate`, or a disk that fails) raises SIGBUS, whose
+/// default action would end nodelogd: this test binary is that process.
+/// The query ends with what could be read, nodelogd serves on, and the next
+/// query skips the file, as journalctl does.
+#[test]
+fn a_file_truncated_mid_query() {
+    let dir = scratch("native-truncate");
+    let archived = dir
+        .join("system@0c15936455884523b12403cc33826b2e-0000000000000001-000627751067080f.journal");
+    std::fs::copy(fixture().journal_dir.join("system.journal"), &archived).unwrap();
+    let whole = journalctl_everything(&dir);
+    let addr = serve_native(&dir, 60);
+    let body = read_slowly(addr, Duration::from_millis(2), || {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&archived)
+            .unwrap();
+        let len = file.metadata().unwrap().len();
+        file.set_len(len / 4).unwrap();
+    });
+    assert!(
+        body.len() < whole.len(),
+        "{} bytes of {}: the truncation came too late to test anything",
+        body.len(),
+        whole.len()
+    );
+    // Up to the entry that met the missing page, journalctl's bytes.
+    let lines = body.split_inclusive(|&b| b == b'\n').count();
+    let sure: usize = body
+        .split_inclusive(|&b| b == b'\n')
+        .take(lines.saturating_sub(1))
+        .map(<[u8]>::len)
+        .sum();
+    assert!(sure > 0 && whole.starts_with(&body[..sure]));
+    let after = http::get(addr, EVERYTHING);
+    assert_eq!(after.status, 200);
+    // No file holds the units now: the kubelet's answer for each.
+    assert_eq!(
+        after.text(),
+        "\nlog not found for kubelet\n\nlog not found for containerd\n\n\
+         log not found for kube-proxy\n\nlog not found for sshd\n"
+    );
+}
+
 /// A pattern the native reader does not run (PCRE2 and Rust's regex read
 /// `$` differently) is answered by journalctl, byte for byte; with the
 /// native-only server (its journalctl prints `NOT-NATIVE`) it shows that

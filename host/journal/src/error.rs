@@ -10,6 +10,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A page of the file was gone when read (see `map`).
+    #[error("{0}: the file shrank or could not be read while mapped; read no further")]
+    Faulted(PathBuf),
     #[error("corrupt journal file: {what} at offset {offset}")]
     Corrupt { what: &'static str, offset: u64 },
     #[error("not supported by the native reader: {0}")]

@@ -7,11 +7,11 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use memmap2::Mmap;
 use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 
 use crate::error::{Error, Result, corrupt};
 use crate::hash::Hasher;
+use crate::map::{Map, MapError};
 
 const SIGNATURE: &[u8; 8] = b"LPKSHHRH";
 
@@ -79,7 +79,7 @@ impl Location {
 
 pub struct JournalFile {
     path: PathBuf,
-    map: Arc<Mmap>,
+    map: Arc<Map>,
     /// Held while a query reads a map shared with other queries.
     _file: Option<std::fs::File>,
     compact: bool,
@@ -116,15 +116,17 @@ impl JournalFile {
     }
 
     /// A map of `file` as long as it is now.
-    pub(crate) fn map_file(path: &Path, file: &std::fs::File) -> Result<Arc<Mmap>> {
-        // SAFETY: the mapping is read-only and private; journald only ever
-        // appends to a file or replaces it, and every read is
-        // bounds-checked against the length mapped here.
-        let map = unsafe { Mmap::map(file) }.map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Ok(Arc::new(map))
+    pub(crate) fn map_file(path: &Path, file: &std::fs::File) -> Result<Arc<Map>> {
+        match Map::new(file) {
+            Ok(map) => Ok(Arc::new(map)),
+            Err(MapError::Io(source)) => Err(Error::Io {
+                path: path.to_owned(),
+                source,
+            }),
+            Err(full @ MapError::Full) => {
+                Err(Error::Unsupported(format!("{}: {full}", path.display())))
+            }
+        }
     }
 
     /// `file`, open at `path`, read through `map`: a map of it made while it
@@ -134,7 +136,7 @@ impl JournalFile {
     /// this is read, as journalctl keeps it.
     pub(crate) fn from_map(
         path: &Path,
-        map: Arc<Mmap>,
+        map: Arc<Map>,
         file: Option<std::fs::File>,
         max_field: usize,
     ) -> Result<Self> {
@@ -210,12 +212,13 @@ impl JournalFile {
     /// Drops the mapped pages from this process's resident set; they are
     /// read again from the page cache when next touched.
     pub fn release_pages(&self) {
-        // SAFETY: a private read-only file mapping: DONTNEED only drops the
-        // pages, which refault from the file with the same contents.
-        let _ = unsafe {
-            self.map
-                .unchecked_advise(memmap2::UncheckedAdvice::DontNeed)
-        };
+        self.map.release_pages();
+    }
+
+    /// Whether a page of the file was missing when read (it shrank under
+    /// the map, or the disk failed): what follows cannot be trusted.
+    pub fn faulted(&self) -> bool {
+        self.map.faulted()
     }
 
     fn bytes(&self, offset: u64, len: u64) -> Result<&[u8]> {

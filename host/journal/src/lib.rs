@@ -14,6 +14,7 @@ mod entries;
 mod error;
 mod file;
 mod hash;
+mod map;
 mod matches;
 mod merge;
 mod open_files;

@@ -148,6 +148,11 @@ impl Merge {
     fn candidate(&mut self, i: usize, dir: Direction) -> Result<()> {
         let s = &mut self.sources[i];
         let file = &*s.file;
+        // What was read after a page went missing may be zeros: the file
+        // is dropped, as one that fails to iterate.
+        if file.faulted() && !matches!(s.pos, Pos::End) {
+            return Err(Error::Faulted(file.path().to_owned()));
+        }
         loop {
             let next = match s.pos {
                 Pos::End => return Ok(()),

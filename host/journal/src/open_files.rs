@@ -19,9 +19,10 @@
 //! unmapping it twice per tail request (the unit check and the query) took
 //! a sixth of the host's CPU at a thousand tails a second.
 //!
-//! A file that went (vacuumed, rotated, replaced) is forgotten by the next
-//! open, and between queries by [`OpenFiles::sweep`], which the host runs
-//! on a timer: a deleted file's disk space is not free while it is mapped.
+//! A file that went (vacuumed, rotated, replaced) or lost a page under its
+//! map (see `map`) is forgotten by the next open, and between queries by
+//! [`OpenFiles::sweep`], which the host runs on a timer: a deleted file's
+//! disk space is not free while it is mapped.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
@@ -30,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::UNIX_EPOCH;
 
-use memmap2::Mmap;
+use crate::map::Map;
 
 use crate::error::{Error, Result};
 use crate::file::JournalFile;
@@ -75,7 +76,7 @@ impl Identity {
 
 enum Cached {
     Finished(Identity, Arc<JournalFile>),
-    Written(Identity, Arc<Mmap>),
+    Written(Identity, Arc<Map>),
 }
 
 impl Cached {
@@ -86,13 +87,13 @@ impl Cached {
     }
 
     /// Whether the file at this entry's path, as `meta` describes it, is
-    /// still the one this entry maps.
+    /// still the one this entry maps, every page of it.
     fn is_current(&self, meta: &Metadata) -> bool {
-        let now = match self {
-            Cached::Finished(..) => Some(Identity::finished(meta)),
-            Cached::Written(..) => Identity::written(meta),
+        let (now, faulted) = match self {
+            Cached::Finished(_, file) => (Some(Identity::finished(meta)), file.faulted()),
+            Cached::Written(_, map) => (Identity::written(meta), map.faulted()),
         };
-        now == Some(self.identity())
+        now == Some(self.identity()) && !faulted
     }
 }
 
@@ -128,6 +129,7 @@ impl OpenFiles {
         let identity = Identity::finished(&meta);
         if let Some(Cached::Finished(seen, file)) = self.lock().get(path)
             && *seen == identity
+            && !file.faulted()
         {
             return Ok(file.clone());
         }
@@ -152,7 +154,9 @@ impl OpenFiles {
             return JournalFile::from_map(path, map, Some(file), max_field);
         };
         let seen = match self.lock().get(path) {
-            Some(Cached::Written(seen, map)) if *seen == identity => Some(map.clone()),
+            Some(Cached::Written(seen, map)) if *seen == identity && !map.faulted() => {
+                Some(map.clone())
+            }
             _ => None,
         };
         let map = match seen {
@@ -175,7 +179,7 @@ impl OpenFiles {
     }
 
     /// Forgets the files that are no longer at their paths as they were
-    /// (vacuumed, rotated, replaced): between queries nothing else would,
+    /// (vacuumed, rotated, replaced, or a page gone): between queries nothing else would,
     /// and the map of a deleted file keeps its disk space from journald's
     /// vacuuming. Blocking: a `stat` of each file, none under the lock.
     pub fn sweep(&self) {
