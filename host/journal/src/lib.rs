@@ -139,6 +139,10 @@ impl Journal {
                 Err(e @ Error::Unsupported(_)) => return Err(e),
                 Err(_) => continue,
             };
+            // Read past a page that went missing: maybe zeros, skipped.
+            if f.faulted() {
+                continue;
+            }
             for v in values {
                 let value = v[field.len() + 1..].to_vec();
                 if !seen.contains(&value) {

@@ -7,9 +7,16 @@
 //! puts a page of zeros in place of the missing one and marks the map: the
 //! read goes on and finds zeros, which the reader takes as corruption, and
 //! the reader drops the file at its next entry ([`Map::faulted`]), as it
-//! drops any file it cannot iterate. A SIGBUS outside these maps goes to
-//! the handler that was there before (wasmtime's, which passes on what is
-//! not its own, or the default action).
+//! drops any file it cannot iterate. A shrunk file has lost everything
+//! past its new end, so the zeros go from the faulting page to the end of
+//! the map: one more kernel map area, and one signal, per map.
+//!
+//! Any other SIGBUS goes to the disposition there was before ours (on
+//! Linux, the Rust runtime's stack-overflow handler, which restores the
+//! default action; wasmtime's traps come by SIGSEGV and SIGILL here, and
+//! wasmtime's handler on other systems passes on what is not its own). One
+//! sent with `kill` takes the default action: nodelogd gives SIGBUS no
+//! meaning.
 //!
 //! The handler may only touch what is safe in a signal handler, so the maps
 //! it knows are a fixed table of atomics ([`SLOTS`]), claimed and released
@@ -80,9 +87,11 @@ impl Map {
         let slot = SLOTS
             .iter()
             .find(|slot| {
-                slot.start
-                    .compare_exchange(0, start, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
+                slot.start.load(Ordering::Relaxed) == 0
+                    && slot
+                        .start
+                        .compare_exchange(0, start, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
             })
             .ok_or(MapError::Full)?;
         slot.faulted.store(false, Ordering::Release);
@@ -164,27 +173,54 @@ fn install() -> std::io::Result<()> {
     installed.map_err(std::io::Error::from_raw_os_error)
 }
 
-/// The slot of the map that holds `addr`, if one does.
-fn slot_of(addr: usize) -> Option<&'static Slot> {
-    SLOTS.iter().find(|slot| {
-        let start = slot.start.load(Ordering::Acquire);
+/// The first byte and length of a map of ours that holds `addr`, marking
+/// as faulted every slot that does. The faulting thread holds its map, so
+/// that slot is steady; another may be claimed or released meanwhile, so
+/// its length is read on both sides of its start and must not change.
+fn faulted_map(addr: usize) -> Option<(usize, usize)> {
+    let mut found = None;
+    for slot in &SLOTS {
         let len = slot.len.load(Ordering::Acquire);
-        len != 0 && addr >= start && addr - start < len
-    })
+        let start = slot.start.load(Ordering::Acquire);
+        if len == 0 || slot.len.load(Ordering::Acquire) != len {
+            continue;
+        }
+        if addr >= start && addr - start < len {
+            slot.faulted.store(true, Ordering::Release);
+            found = Some((start, len));
+        }
+    }
+    found
 }
 
 extern "C" fn on_sigbus(signum: libc::c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
-    let addr = unsafe { (*info).si_addr() } as usize;
-    if let Some(slot) = slot_of(addr) {
+    let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+    // Only a fault has an address: one sent by a process (code <= 0) has
+    // the sender's pid in its place.
+    if code <= 0 {
+        // SAFETY: sigaction and raise are async-signal-safe.
+        unsafe {
+            let mut default: libc::sigaction = std::mem::zeroed();
+            default.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(signum, &default, std::ptr::null_mut());
+            libc::raise(signum);
+        }
+        return;
+    }
+    if code == libc::BUS_ADRERR
+        && let Some((start, len)) = faulted_map(addr)
+    {
         let page = PAGE.load(Ordering::Relaxed);
-        // SAFETY: the page lies inside a live map of ours (its reader is
+        let from = addr & !(page - 1);
+        let to = (start + len).next_multiple_of(page);
+        // SAFETY: the pages lie inside a live map of ours (its reader is
         // the thread that faulted, and holds it); a fixed anonymous map
-        // replaces just that page, and munmap of the whole map removes it.
+        // replaces just them, and munmap of the whole map removes it.
         let zeros = unsafe {
             libc::mmap(
-                (addr & !(page - 1)) as *mut c_void,
-                page,
+                from as *mut c_void,
+                to - from,
                 libc::PROT_READ,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
                 -1,
@@ -192,7 +228,6 @@ extern "C" fn on_sigbus(signum: libc::c_int, info: *mut libc::siginfo_t, context
             )
         };
         if zeros != libc::MAP_FAILED {
-            slot.faulted.store(true, Ordering::Release);
             return;
         }
     }
@@ -241,46 +276,54 @@ mod tests {
     }
 
     /// A SIGBUS outside our maps takes the action it had before ours, here
-    /// the default: it ends the process. So in a child, this test again.
+    /// the default: it ends the process; and so does one sent by `kill`.
+    /// So in a child, this test again, once for each.
     #[test]
     fn a_sigbus_elsewhere_is_not_swallowed() {
         const CHILD: &str = "NODELOGD_TEST_SIGBUS_CHILD";
-        if std::env::var_os(CHILD).is_some() {
+        if let Some(how) = std::env::var_os(CHILD) {
             let (dir, file) = scratch_file("elsewhere", 4 << 16);
             let _ours = Map::new(&file).unwrap();
             // SAFETY: it is meant to fault.
             let theirs = unsafe { Mmap::map(&file) }.unwrap();
             file.set_len(0).unwrap();
             std::fs::remove_dir_all(dir).unwrap();
+            if how == "kill" {
+                // SAFETY: a plain syscall.
+                unsafe { libc::kill(libc::getpid(), libc::SIGBUS) };
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
             // SAFETY: inside the map (whose file no longer backs it).
             let byte = unsafe { std::ptr::read_volatile(theirs.as_ptr().add(3 << 16)) };
             panic!("read {byte} past the end of the file");
         }
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "map::tests::a_sigbus_elsewhere_is_not_swallowed",
-                "--test-threads=1",
-            ])
-            .env(CHILD, "1")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // A handler that swallowed it would fault forever.
-        let started = std::time::Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > std::time::Duration::from_secs(20) {
-                child.kill().unwrap();
-                panic!("the child still runs: the SIGBUS was swallowed");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(status.signal(), Some(libc::SIGBUS), "{status:?}");
+        for how in ["fault", "kill"] {
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "map::tests::a_sigbus_elsewhere_is_not_swallowed",
+                    "--test-threads=1",
+                ])
+                .env(CHILD, how)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            // A handler that swallowed the fault would fault forever.
+            let started = std::time::Instant::now();
+            let status = loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    break status;
+                }
+                if started.elapsed() > std::time::Duration::from_secs(20) {
+                    child.kill().unwrap();
+                    panic!("{how}: the child still runs: the SIGBUS was swallowed");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(status.signal(), Some(libc::SIGBUS), "{how}: {status:?}");
+        }
     }
 
     /// The page past the new end of a truncated file reads as zeros and

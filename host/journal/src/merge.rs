@@ -144,15 +144,30 @@ impl Merge {
     }
 
     /// Makes source `i`'s candidate the next entry beyond the current
-    /// location, or End.
+    /// location, or End. A file that lost a page under its map (see
+    /// `map`) before or while this looked is dropped, as one that fails
+    /// to iterate: what was read may be zeros, which can also look like
+    /// the end of an entry array.
     fn candidate(&mut self, i: usize, dir: Direction) -> Result<()> {
         let s = &mut self.sources[i];
-        let file = &*s.file;
-        // What was read after a page went missing may be zeros: the file
-        // is dropped, as one that fails to iterate.
-        if file.faulted() && !matches!(s.pos, Pos::End) {
-            return Err(Error::Faulted(file.path().to_owned()));
+        if matches!(s.pos, Pos::End) {
+            return Ok(());
         }
+        let result = Self::next_candidate(s, self.seek, self.current.as_ref(), dir);
+        if s.file.faulted() {
+            return Err(Error::Faulted(s.file.path().to_owned()));
+        }
+        result
+    }
+
+    /// [`Merge::candidate`], without the fault check.
+    fn next_candidate(
+        s: &mut Source,
+        seek: Seek,
+        current: Option<&Location>,
+        dir: Direction,
+    ) -> Result<()> {
+        let file = &*s.file;
         loop {
             let next = match s.pos {
                 Pos::End => return Ok(()),
@@ -161,13 +176,13 @@ impl Merge {
                 // the new current entry, as journalctl does, but not read
                 // again, so a file that does not advance costs no read.
                 Pos::At(offset, loc) => {
-                    if beyond(self.current.as_ref(), &loc, dir) {
+                    if beyond(current, &loc, dir) {
                         return Ok(());
                     }
                     s.pos = Pos::Taken(offset);
                     continue;
                 }
-                Pos::Unset => match self.seek {
+                Pos::Unset => match seek {
                     Seek::Head => s.node.next_from(file, 0, Direction::Down)?,
                     Seek::Tail => s.node.next_from(file, u64::MAX, Direction::Up)?,
                     Seek::Realtime(t) => s.node.seek_realtime(file, t, dir)?,
@@ -184,7 +199,7 @@ impl Merge {
                 return Ok(());
             };
             let loc = file.location(offset)?;
-            if beyond(self.current.as_ref(), &loc, dir) {
+            if beyond(current, &loc, dir) {
                 s.pos = Pos::At(offset, loc);
                 return Ok(());
             }

@@ -174,8 +174,12 @@ impl OpenFiles {
     /// Forgets the files not found this time (deleted by journald's
     /// vacuuming), so that the cache holds no more than the directories do.
     pub(crate) fn keep_only(&self, found: &[PathBuf]) {
-        self.lock()
-            .retain(|path, _| found.binary_search(path).is_ok());
+        let gone: Vec<_> = self
+            .lock()
+            .extract_if(|path, _| found.binary_search(path).is_err())
+            .collect();
+        // Unmapped after the lock is let go: queries go on opening.
+        drop(gone);
     }
 
     /// Forgets the files that are no longer at their paths as they were
@@ -192,9 +196,10 @@ impl OpenFiles {
             let stale = files
                 .get(&path)
                 .is_some_and(|cached| !meta.as_ref().is_some_and(|m| cached.is_current(m)));
-            if stale {
-                files.remove(&path);
-            }
+            let gone = stale.then(|| files.remove(&path));
+            // Unmapped after the lock is let go: queries go on opening.
+            drop(files);
+            drop(gone);
         }
     }
 

@@ -351,27 +351,40 @@ impl Entries {
             return Ok(false);
         };
         let loc = hit.location;
+        let start = out.len();
+        let boot_before = self.previous_boot;
         if self.previous_boot.is_some_and(|b| b != loc.boot_id) {
             out.extend_from_slice(format!("-- Boot {} --\n", hex(&loc.boot_id)).as_bytes());
         }
         self.previous_boot = Some(loc.boot_id);
-        if let Some(re) = &self.regex
-            && !message_matches(&hit, re)?
-        {
+        let shown = match &self.regex {
+            Some(re) => message_matches(&hit, re)?,
+            None => true,
+        };
+        if shown {
+            let mark = out.len();
+            match self
+                .formatter
+                .entry(out, &hit.file, hit.offset, loc.realtime)
+            {
+                Ok(()) => {}
+                // journalctl skips an entry it cannot read ("Skipping
+                // message we can't read") and counts it as shown.
+                Err(Error::Corrupt { .. }) => out.truncate(mark),
+                Err(e) => return Err(e),
+            }
+        }
+        // A page of the file went missing while the entry was read: what
+        // was read may be zeros. Neither shown nor counted; the merge drops
+        // the file at its next step.
+        if hit.file.faulted() {
+            out.truncate(start);
+            self.previous_boot = boot_before;
             return Ok(true);
         }
-        let mark = out.len();
-        match self
-            .formatter
-            .entry(out, &hit.file, hit.offset, loc.realtime)
-        {
-            Ok(()) => {}
-            // journalctl skips an entry it cannot read ("Skipping message
-            // we can't read") and counts it as shown.
-            Err(Error::Corrupt { .. }) => out.truncate(mark),
-            Err(e) => return Err(e),
+        if shown {
+            self.shown += 1;
         }
-        self.shown += 1;
         Ok(true)
     }
 }
