@@ -98,7 +98,8 @@ async fn build_app(
     let log_root = open_log_root(config)?;
     let host = host_programs(config);
     let mut specs = extra;
-    for plugin in plugins::resolve(config, &host, &log_root)? {
+    let resolution = plugins::resolve(config, &host, &log_root)?;
+    for plugin in resolution.plugins {
         specs.push(plugin.into_spec()?);
     }
     let runtime = load_runtime(config, specs).await?;
@@ -107,7 +108,9 @@ async fn build_app(
         Some((_, app)) => app.metrics.clone(),
         None => Arc::new(Metrics::new()),
     };
-    for _ in 0..runtime.load_failures() {
+    // Skipped when granted (a manifest asking more than its grant) or when
+    // compiled (a component that does not link): counted alike.
+    for _ in 0..resolution.skipped + runtime.load_failures() {
         metrics.plugin_load_failed();
     }
     tracing::info!(node = %config.node_name, log_dir = %log_root.path().display(), "plugins loaded");

@@ -248,7 +248,7 @@ impl Metrics {
         );
         r.register(
             "plugin_load_failures",
-            "Optional plugins skipped at start because they could not be loaded",
+            "Optional plugins skipped at start or reload: refused by their grant, or not loaded",
             m.plugin_load_failures.clone(),
         );
         r.register(

@@ -96,17 +96,25 @@ pub fn sha256_hex(wasm: &[u8]) -> String {
         .collect()
 }
 
+/// The plugins [`resolve`] found to load, and how many optional ones it
+/// skipped.
+pub struct Resolution {
+    pub plugins: Vec<Resolved>,
+    pub skipped: usize,
+}
+
 /// Every plugin to load, in the order they are asked. A dropped-in plugin
 /// that cannot be granted stops start-up (every such plugin named, with
 /// every reason) unless its grant says `optional = true`; then it is
-/// skipped with an error in the log.
+/// skipped with an error in the log, and counted.
 pub fn resolve(
     config: &Config,
     host: &HostPrograms,
     log_root: &Arc<LogRoot>,
-) -> anyhow::Result<Vec<Resolved>> {
+) -> anyhow::Result<Resolution> {
     let mut all = dropin::resolve(config, host, log_root)?;
-    all.extend(builtin::resolve(config, host, log_root)?);
+    all.plugins
+        .extend(builtin::resolve(config, host, log_root)?);
     Ok(all)
 }
 

@@ -243,6 +243,27 @@ fn refusals_name_the_plugin_and_every_reason() {
     )));
 }
 
+/// Pins: an optional plugin skipped at its grant review (it asks more than
+/// it is granted) was logged but not counted, unlike one skipped when it
+/// did not compile. Both are skipped, the rest serve, and both count.
+#[test]
+fn skipped_optional_plugins_are_counted() {
+    let wasm = misbehave();
+    let greedy = "claims = [\"x\"]\nread-roots = [\"/\"]\n";
+    let plugins: [(&str, &str, &[u8]); 2] = [
+        ("greedy", greedy, &wasm),
+        ("corrupt", "claims = [\"y\"]", b"\0asm not really"),
+    ];
+    let config = "[plugins.greedy]\noptional = true\n[plugins.corrupt]\noptional = true\n";
+    let addr = serve(setup("optional-counted", &plugins, config));
+    still_serves(addr);
+    let metrics = http::get(addr, "/metrics").text();
+    assert!(
+        metrics.contains("\nnodelogd_plugin_load_failures_total 2\n"),
+        "{metrics}"
+    );
+}
+
 /// The smallest component that exports `source` of a WIT package version
 /// this host does not support.
 fn future_wit_component() -> Vec<u8> {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
-use super::{BUILTIN, EffectiveLimits, Origin, Resolved, journal_grant, sha256_hex};
+use super::{BUILTIN, EffectiveLimits, Origin, Resolution, Resolved, journal_grant, sha256_hex};
 use crate::caps::grants::read_root;
 use crate::caps::journal_units::UnitGrant;
 use crate::caps::{Grants, HostPrograms, Manifest};
@@ -56,7 +56,7 @@ pub fn resolve(
     config: &Config,
     host: &HostPrograms,
     log_root: &Arc<LogRoot>,
-) -> anyhow::Result<Vec<Resolved>> {
+) -> anyhow::Result<Resolution> {
     let builtin_names: Vec<String> = BUILTIN
         .iter()
         .filter_map(|b| Manifest::parse(b.manifest).ok().map(|m| m.name))
@@ -67,6 +67,7 @@ pub fn resolve(
     };
     let mut resolved = Vec::new();
     let mut refused = Vec::new();
+    let mut skipped = 0;
     let mut seen = Vec::new();
     for wasm in files {
         let name = wasm
@@ -78,6 +79,7 @@ pub fn resolve(
         match load(&wasm, None, &name, config, host, log_root, &builtin_names) {
             Ok(plugin) => resolved.push((grant.map_or(0, |g| g.priority), plugin)),
             Err(r) if grant.is_some_and(|g| g.optional) => {
+                skipped += 1;
                 tracing::error!(plugin = ?name, reasons = ?r.reasons, "optional plugin skipped")
             }
             Err(r) => refused.push(r),
@@ -100,7 +102,10 @@ pub fn resolve(
         bail!("{}", all.join("\n"));
     }
     resolved.sort_by(|(pa, a), (pb, b)| (pa, &a.manifest.name).cmp(&(pb, &b.manifest.name)));
-    Ok(resolved.into_iter().map(|(_, p)| p).collect())
+    Ok(Resolution {
+        plugins: resolved.into_iter().map(|(_, p)| p).collect(),
+        skipped,
+    })
 }
 
 /// One plugin, checked against its grant. `manifest_path` defaults to

@@ -128,7 +128,7 @@ pub async fn list(config: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
     let config = load_config(config)?;
     let log_root = crate::open_log_root(&config)?;
     let host = crate::host_programs(&config);
-    let resolved = super::resolve(&config, &host, &log_root)?;
+    let resolved = super::resolve(&config, &host, &log_root)?.plugins;
     let mut views: Vec<View> = resolved.iter().map(|p| View::new(p, &host)).collect();
     let specs = resolved
         .into_iter()
