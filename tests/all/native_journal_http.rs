@@ -226,6 +226,16 @@ fn a_file_appended_to_between_queries() {
     );
 }
 
+/// A fresh directory holding the fixture's journal as an archived file
+/// (which `OpenFiles` keeps mapped between queries), and that file.
+fn archived_copy(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let archived = dir
+        .join("system@0c15936455884523b12403cc33826b2e-0000000000000001-000627751067080f.journal");
+    std::fs::copy(fixture().journal_dir.join("system.journal"), &archived).unwrap();
+    (dir, archived)
+}
+
 /// Whether this process maps `path` (or the file that had that name).
 fn maps(path: &Path) -> bool {
     let path = path.to_string_lossy();
@@ -241,10 +251,7 @@ fn maps(path: &Path) -> bool {
 /// seconds, lets it go.
 #[test]
 fn a_vacuumed_file_is_let_go_without_another_query() {
-    let dir = scratch("native-vacuum");
-    let archived = dir
-        .join("system@0c15936455884523b12403cc33826b2e-0000000000000001-000627751067080f.journal");
-    std::fs::copy(fixture().journal_dir.join("system.journal"), &archived).unwrap();
+    let (dir, archived) = archived_copy("native-vacuum");
     let addr = serve_native(&dir, 60);
     assert_eq!(
         http::get(addr, EVERYTHING).body,
@@ -304,10 +311,7 @@ fn a_file_rotated_away_mid_query() {
 /// query skips the file, as journalctl does.
 #[test]
 fn a_file_truncated_mid_query() {
-    let dir = scratch("native-truncate");
-    let archived = dir
-        .join("system@0c15936455884523b12403cc33826b2e-0000000000000001-000627751067080f.journal");
-    std::fs::copy(fixture().journal_dir.join("system.journal"), &archived).unwrap();
+    let (dir, archived) = archived_copy("native-truncate");
     let whole = journalctl_everything(&dir);
     let addr = serve_native(&dir, 60);
     let body = read_slowly(addr, Duration::from_millis(2), || {
