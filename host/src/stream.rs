@@ -20,8 +20,8 @@ use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use http_body::Frame;
-use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -73,13 +73,14 @@ impl Budget {
     }
 }
 
-/// A chunk and its share of the budget, returned when hyper drops it.
-struct Charged {
+/// A chunk and its share of the budget (and whatever else it holds),
+/// returned when hyper drops it.
+struct Charged<H = OwnedSemaphorePermit> {
     data: Vec<u8>,
-    _permit: OwnedSemaphorePermit,
+    _held: H,
 }
 
-impl AsRef<[u8]> for Charged {
+impl<H> AsRef<[u8]> for Charged<H> {
     fn as_ref(&self) -> &[u8] {
         &self.data
     }
@@ -160,7 +161,7 @@ impl Sink {
             None => Bytes::from(out),
             Some(permit) => Bytes::from_owner(Charged {
                 data: out,
-                _permit: permit,
+                _held: permit,
             }),
         };
         self.tx.send(out).await.map_err(|_| Closed)
@@ -174,6 +175,22 @@ impl Sink {
             }
         }
     }
+}
+
+/// A body of `data`, all there is: no producer task, no channel. It is
+/// charged to the budget as a streamed chunk is (waiting for room), and
+/// holds `held` (the request's admission) until hyper has sent and dropped
+/// it.
+pub async fn whole<H: Send + 'static>(data: Vec<u8>, held: H) -> Body {
+    let room = match BUDGET.try_with(Arc::clone) {
+        Ok(budget) => Some(budget.reserve(data.len()).await),
+        Err(_) => None,
+    };
+    Full::new(Bytes::from_owner(Charged {
+        data,
+        _held: (room, held),
+    }))
+    .boxed()
 }
 
 /// Starts `produce` on its own task and returns the body it feeds. The task

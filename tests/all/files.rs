@@ -192,6 +192,59 @@ fn health_and_unknown_paths() {
 
 pub const LATIN1: &[u8] = b"caf\xe9.log";
 pub const LATIN1_TEXT: &str = "written in latin-1\n";
+/// Pins: a file no longer than a body chunk (64 KiB) is read with its
+/// checks and sent whole, a longer one is streamed in chunks; either way
+/// the bytes, the length and the type sniffed from the first 512 bytes
+/// (text, or binary at any of them) are the file's, at every size around
+/// both edges.
+#[test]
+fn files_of_every_size_around_a_chunk_are_served_whole() {
+    let root = fixture().base.join("sizes-log");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let sizes = [
+        0,
+        1,
+        511,
+        512,
+        513,
+        (64 << 10) - 1,
+        64 << 10,
+        (64 << 10) + 1,
+        200_000,
+    ];
+    let text = |n: usize| -> Vec<u8> { (0..n).map(|i| b'a' + (i % 26) as u8).collect() };
+    for n in sizes {
+        std::fs::write(root.join(format!("text-{n}")), text(n)).unwrap();
+        let mut binary = text(n);
+        if let Some(last) = binary.get_mut(n.min(512).saturating_sub(1)) {
+            *last = 0;
+        }
+        std::fs::write(root.join(format!("binary-{n}")), binary).unwrap();
+    }
+    let addr = fixture().serve_root(&root, ServeArgs::default());
+    for n in sizes {
+        for kind in ["text", "binary"] {
+            let resp = http::get(addr, &format!("/logs/{kind}-{n}"));
+            let want = std::fs::read(root.join(format!("{kind}-{n}"))).unwrap();
+            assert_eq!(resp.status, 200, "{kind}-{n}");
+            assert!(resp.body == want, "{kind}-{n}: {} bytes", resp.body.len());
+            assert_eq!(
+                resp.header("content-length"),
+                Some(n.to_string().as_str()),
+                "{kind}-{n}"
+            );
+            let binary = kind == "binary" && n > 0;
+            let sniffed = if binary {
+                "application/octet-stream"
+            } else {
+                "text/plain; charset=utf-8"
+            };
+            assert_eq!(resp.header("content-type"), Some(sniffed), "{kind}-{n}");
+        }
+    }
+}
+
 /// A sparse file, larger than loopback socket buffers: a client that does
 /// not read keeps its request running.
 pub const BIG: &str = "big.bin";
