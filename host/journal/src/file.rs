@@ -11,7 +11,7 @@ use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 
 use crate::error::{Error, Result, corrupt};
 use crate::hash::Hasher;
-use crate::map::{Map, MapError};
+use crate::map::{FaultMark, Map, MapError};
 
 const SIGNATURE: &[u8; 8] = b"LPKSHHRH";
 
@@ -213,6 +213,11 @@ impl JournalFile {
     /// read again from the page cache when next touched.
     pub fn release_pages(&self) {
         self.map.release_pages();
+    }
+
+    /// See [`Map::release_after`].
+    pub fn release_after(&self, mark: &FaultMark) {
+        self.map.release_after(mark);
     }
 
     /// Whether a page of the file was missing when read (it shrank under

@@ -11,7 +11,7 @@ use crate::entries::Direction;
 use crate::error::{Error, Result};
 use crate::file::{JournalFile, Location};
 use crate::matches::Expr;
-use crate::merge::{Hit, Merge, Seek};
+use crate::merge::{Hit, Merge, Seek, Walks};
 use crate::short::Formatter;
 use crate::units;
 
@@ -110,7 +110,7 @@ fn hex(id: &[u8; 16]) -> String {
 /// `get_boot_id_for_offset` for offsets <= 0: walk back from the tail, one
 /// boot at a time, jumping to the first entry of each boot.
 fn boot_for_offset(files: &[Arc<JournalFile>], offset: i32) -> Result<[u8; 16]> {
-    let mut all = Merge::new(files, &Expr::All)?;
+    let mut all = Merge::new(files, &Expr::All, Walks::Keep)?;
     all.seek(Seek::Tail);
     let mut previous: Option<[u8; 16]> = None;
     let mut k = 0;
@@ -126,7 +126,7 @@ fn boot_for_offset(files: &[Arc<JournalFile>], offset: i32) -> Result<[u8; 16]> 
         }
         k += 1;
         previous = Some(boot);
-        let mut this = Merge::new(files, &field_eq("_BOOT_ID", &hex(&boot)))?;
+        let mut this = Merge::new(files, &field_eq("_BOOT_ID", &hex(&boot)), Walks::Keep)?;
         this.seek(Seek::Head);
         let first = this
             .next(Direction::Down)?
@@ -204,7 +204,13 @@ impl Entries {
         };
         // journalctl: "--grep with --lines searches backwards".
         let reverse = q.reverse || (lines.is_some() && regex.is_some());
-        let mut merge = Merge::new(&files, &expr)?;
+        // A query without a line limit streams: see `Walks`.
+        let walks = if lines.is_some() {
+            Walks::Keep
+        } else {
+            Walks::LetGo
+        };
+        let mut merge = Merge::new(&files, &expr, walks)?;
         let mut current = None;
         if let Some(at) = from {
             // Step onto the cursor's entry: from the entry just before it,
