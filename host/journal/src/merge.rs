@@ -48,7 +48,7 @@ pub enum Walks {
     Keep,
     /// Released after each file's walk: a stream runs on for seconds, and
     /// the heads of six files' entry arrays and a few dozen hash buckets
-    /// each, read once, took the resident set from 35 to 80 MiB before its
+    /// each, read once, took the resident set from 35 to 82 MiB before its
     /// first line (with the page cache in large folios; see `map`).
     LetGo,
 }
